@@ -1,0 +1,872 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Gthulhu's kernel half: a policy-agnostic sched_ext dispatcher.
+ *
+ * Every runnable task is parked in the PARKED dispatch queue and a record of it goes up
+ * the `queued` ring buffer to the user-space policy. The policy answers through the
+ * `dispatched` user ring buffer with a CPU, a slice and an ordering key; ops.dispatch()
+ * drains those answers and moves each task out of PARKED (by pid, with a DSQ iterator)
+ * to the CPU's local queue, the PRIO queue or the SHARED queue.
+ *
+ * Why park instead of holding tasks in no queue at all (as scx_rustland does): a parked
+ * task is always reachable. If user space stops answering while tasks wait, ops.dispatch()
+ * simply consumes PARKED itself, in vtime order, until answers resume; a stopped or
+ * deadlocked policy costs latency, never an ejection by the kernel's watchdog.
+ *
+ * The BPF half also keeps the machine safe on its own: the scheduler's own threads,
+ * per-CPU kthreads and memory-reclaim threads are dispatched directly; a full ring sends
+ * tasks to SHARED; a decision for an older enqueue (stale generation) is cancelled; a
+ * decision for a CPU the task may no longer use is bounced; a heartbeat timer wakes user
+ * space when records wait unread.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "intf.h"
+#include "compat.bpf.h"
+
+char _license[] SEC("license") = "GPL";
+
+/* Kernel #defines that BTF does not carry. */
+#ifndef PF_KTHREAD
+#define PF_KCOMPACTD 0x00010000
+#define PF_KSWAPD    0x00020000
+#define PF_KTHREAD   0x00200000
+#endif
+#define ENOENT		2
+#define ENOMEM		12
+#define CLOCK_MONOTONIC 1
+
+#define BPF_STRUCT_OPS(name, args...)	    SEC("struct_ops/" #name) BPF_PROG(name, ##args)
+#define BPF_STRUCT_OPS_SLEEPABLE(name, ...) SEC("struct_ops.s/" #name) BPF_PROG(name, ##__VA_ARGS__)
+
+/* Set by user space before load (__u64 and friends so the skeleton compiles in C). */
+const volatile __s32 usersched_pid;  /* the scheduling loop's thread */
+const volatile __s32 usersched_tgid; /* the scheduler's process: all its threads */
+const volatile __s32 khugepaged_pid;
+const volatile __u64 slice_max_ns = 5000000;
+const volatile __u64 slice_min_ns = 500000;
+const volatile __u64 stall_timeout_ns = 1000000000;
+const volatile __u64 heartbeat_ns = 100000000;
+/* SHARED is served at least this often, however busy priority tasks keep the CPUs. */
+const volatile __u64 starvation_ns = 100000000;
+const volatile bool builtin_idle = true;
+const volatile bool early_processing;
+const volatile bool debug;
+
+/* Read by user space through the skeleton. */
+struct gthulhu_counters counters;
+struct gthulhu_cpu_state cpu_state[GTHULHU_MAX_CPUS];
+struct gthulhu_exit_info exit_info;
+char exit_dump[GTHULHU_EXIT_DUMP_LEN];
+__s32 kfunc_api_in_use;
+
+/* True while user space is declared stalled and PARKED is consumed here. */
+static bool fallback_active;
+static __u64 fallback_since;
+/* Last time user space showed progress (a decision arrived, or nothing waited). */
+static __u64 last_progress_ns;
+/* Last time SHARED was served (or seen empty), and PARKED last scanned for old tasks. */
+static __u64 shared_served_ns;
+static __u64 parked_scan_ns;
+static __u32 nr_cpu_ids;
+
+/*
+ * Per CPU: the task running there (BPF-private), and the one the scheduling loop just
+ * preempted. A task preempted by the loop resumes right after it, without a round trip:
+ * sending it up would wake the loop again and preempt the next task, a livelock that on
+ * one CPU starves everything.
+ */
+struct cpu_ctx {
+	s32 running_pid;
+	s32 preempted_pid;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, GTHULHU_MAX_CPUS);
+	__type(key, u32);
+	__type(value, struct cpu_ctx);
+} cpu_ctxs SEC(".maps");
+
+/* SCX_ENQ_HEAD moved from bit 4 (6.12) to bit 16 (7.x): ask the running kernel. */
+static u64 enq_head_flag(void)
+{
+	return bpf_core_enum_value(enum scx_enq_flags, SCX_ENQ_HEAD);
+}
+
+static struct cpu_ctx *cpu_ctx(s32 cpu)
+{
+	u32 key = cpu;
+
+	return bpf_map_lookup_elem(&cpu_ctxs, &key);
+}
+
+#define dbg(fmt, args...)                                                                          \
+	do {                                                                                       \
+		if (debug)                                                                         \
+			bpf_printk(fmt, ##args);                                                   \
+	} while (0)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, GTHULHU_QUEUED_BYTES);
+} queued SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_USER_RINGBUF);
+	__uint(max_entries, GTHULHU_DISPATCH_BYTES);
+} dispatched SEC(".maps");
+
+/* Decisions that arrived before their task reached PARKED; retried on the next dispatch. */
+struct retry_entry {
+	struct dispatched_task d;
+	u32 tries;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_QUEUE);
+	__uint(max_entries, GTHULHU_RING_RECORDS);
+	__type(value, struct retry_entry);
+} retries SEC(".maps");
+
+#define MAX_RETRIES 64
+
+/* Decisions drained from the ring in one ops.dispatch(), handled after the drain. */
+#define DRAIN_BATCH 64
+struct drain_buf {
+	u32 n;
+	struct dispatched_task d[DRAIN_BATCH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct drain_buf);
+} drain_bufs SEC(".maps");
+
+struct task_ctx {
+	u64 enq_cnt;	  /* generation of the last record sent up */
+	u64 vtime;	  /* virtual runtime, as the policy last set it */
+	u64 ran_ns;	  /* run time not yet reported to the policy */
+	u64 exec_runtime; /* run time since the task last slept */
+	u64 start_ts;
+	u64 stop_ts;
+	u64 slice_ns;	/* the slice of the last decision (0 = default) */
+	u32 prio_level; /* priority level of the last decision */
+	u64 parked_at;	/* when it was parked */
+	bool parked;	/* in PARKED (or on its way there) awaiting a decision */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+struct heartbeat {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct heartbeat);
+} heartbeats SEC(".maps");
+
+static struct task_ctx *task_ctx(const struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, (struct task_struct *)p, 0, 0);
+}
+
+static __always_inline void count(u64 *counter)
+{
+	__sync_fetch_and_add(counter, 1);
+}
+
+static bool is_scheduler_thread(const struct task_struct *p)
+{
+	return p->tgid == usersched_tgid;
+}
+
+/* Tasks the kernel needs to make progress: they never wait for user space. */
+static bool is_critical_kthread(const struct task_struct *p)
+{
+	if (!(p->flags & PF_KTHREAD))
+		return false;
+	if (p->nr_cpus_allowed == 1)
+		return true;
+	if (p->flags & (PF_KSWAPD | PF_KCOMPACTD))
+		return true;
+	return khugepaged_pid && p->pid == khugepaged_pid;
+}
+
+static bool is_migration_disabled(const struct task_struct *p)
+{
+	if (bpf_core_field_exists(p->migration_disabled))
+		return BPF_CORE_READ(p, migration_disabled) > 1 ||
+		       (BPF_CORE_READ(p, migration_disabled) == 1 &&
+			p != (void *)bpf_get_current_task_btf());
+	return false;
+}
+
+static struct gthulhu_cpu_state *cpu_state_of(s32 cpu)
+{
+	if (cpu < 0 || cpu >= GTHULHU_MAX_CPUS)
+		return NULL;
+	return &cpu_state[cpu];
+}
+
+static u64 slice_of(const struct task_ctx *tctx)
+{
+	return tctx && tctx->slice_ns ? tctx->slice_ns : slice_max_ns;
+}
+
+/*
+ * The BPF half's own ordering key, used when it schedules without user space: plain
+ * weighted vtime. Strategy priorities are user space's to apply; a safety mode that let a
+ * CPU-bound priority task win every round would starve the kernel's own threads.
+ */
+static u64 fallback_vtime(const struct task_struct *p, const struct task_ctx *tctx)
+{
+	u64 weight = p->scx.weight ? p->scx.weight : 100;
+
+	if (!tctx)
+		return 0;
+	return tctx->vtime + tctx->ran_ns * 100 / weight;
+}
+
+static void kick_idle_cpu(const struct task_struct *p)
+{
+	s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+	if (cpu >= 0)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+}
+
+static bool has_waiting_work(void)
+{
+	return scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PARKED) ||
+	       scx_bpf_dsq_nr_queued(GTHULHU_DSQ_SHARED) ||
+	       scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PRIO) ||
+	       bpf_ringbuf_query(&queued, BPF_RB_AVAIL_DATA) || counters.nr_scheduled;
+}
+
+s32 BPF_STRUCT_OPS(gthulhu_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	struct task_ctx *tctx;
+	bool is_idle = false;
+	s32 cpu = prev_cpu;
+
+	if (builtin_idle && bpf_ksym_exists(scx_bpf_select_cpu_dfl___compat)) {
+		cpu = scx_bpf_select_cpu_dfl___compat(p, prev_cpu, wake_flags, &is_idle);
+	} else if (early_processing || is_scheduler_thread(p)) {
+		if (bpf_cpumask_test_cpu(prev_cpu, p->cpus_ptr) &&
+		    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
+			is_idle = true;
+	}
+	if (!is_idle)
+		return cpu;
+
+	/* The wake-up found an idle CPU: run there now, no round trip to user space. */
+	tctx = task_ctx(p);
+	dsq_insert(p, SCX_DSQ_LOCAL, slice_of(tctx), 0);
+	count(&counters.nr_kernel_dispatches);
+	return cpu;
+}
+
+/* Send @p up to the policy and park it; false when the ring is full. */
+static bool queue_to_user(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
+{
+	struct queued_task *rec;
+
+	rec = bpf_ringbuf_reserve(&queued, sizeof(*rec), 0);
+	if (!rec)
+		return false;
+
+	tctx->enq_cnt++;
+	tctx->parked = true;
+	tctx->parked_at = bpf_ktime_get_ns();
+
+	rec->pid = p->pid;
+	rec->tgid = p->tgid;
+	rec->cpu = scx_bpf_task_cpu(p);
+	rec->nr_cpus_allowed = p->nr_cpus_allowed;
+	rec->flags = (enq_flags & SCX_ENQ_WAKEUP) ? GTHULHU_QF_WAKEUP : 0;
+	rec->weight = p->scx.weight;
+	rec->enq_flags = enq_flags;
+	rec->start_ts = tctx->start_ts;
+	rec->stop_ts = tctx->stop_ts;
+	rec->exec_runtime = tctx->exec_runtime;
+	rec->vtime = tctx->vtime;
+	rec->ran_ns = tctx->ran_ns;
+	rec->enq_cnt = tctx->enq_cnt;
+	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), p->comm);
+	__builtin_memset(rec->cpumask, 0, sizeof(rec->cpumask));
+	if (p->nr_cpus_allowed < nr_cpu_ids) {
+		/* Only the words the kernel's cpumask really has (nr_cpu_ids <= NR_CPUS). */
+		u32 bytes = (nr_cpu_ids + 63) / 64 * 8;
+
+		if (bytes > sizeof(rec->cpumask))
+			bytes = sizeof(rec->cpumask);
+		rec->flags |= GTHULHU_QF_RESTRICTED;
+		bpf_probe_read_kernel(rec->cpumask, bytes, p->cpus_ptr);
+	}
+	tctx->ran_ns = 0;
+
+	/*
+	 * Park before the record becomes visible would be ideal, but an insert from
+	 * ops.enqueue() only takes effect after it returns; a decision that beats it is
+	 * retried (see handle_decision()).
+	 */
+	dsq_insert_vtime(p, GTHULHU_DSQ_PARKED, slice_of(tctx), fallback_vtime(p, tctx), enq_flags);
+	bpf_ringbuf_submit(rec, 0);
+	return true;
+}
+
+void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx;
+
+	if (p->pid == usersched_pid) {
+		/* The loop thread preempts whatever runs: every other task waits for it. */
+		struct cpu_ctx *cctx = cpu_ctx(scx_bpf_task_cpu(p));
+
+		if (cctx)
+			cctx->preempted_pid = cctx->running_pid;
+		dsq_insert(p, SCX_DSQ_LOCAL, slice_max_ns, enq_flags | SCX_ENQ_PREEMPT);
+		count(&counters.nr_kernel_dispatches);
+		return;
+	}
+	if (is_scheduler_thread(p)) {
+		dsq_insert(p, SCX_DSQ_LOCAL, slice_max_ns, enq_flags);
+		count(&counters.nr_kernel_dispatches);
+		return;
+	}
+	if (!(enq_flags & SCX_ENQ_WAKEUP)) {
+		struct cpu_ctx *cctx = cpu_ctx(scx_bpf_task_cpu(p));
+
+		if (cctx && cctx->preempted_pid == p->pid) {
+			cctx->preempted_pid = 0;
+			dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags | enq_head_flag());
+			count(&counters.nr_kernel_dispatches);
+			return;
+		}
+	}
+	if (is_critical_kthread(p) || is_migration_disabled(p)) {
+		dsq_insert(p, SCX_DSQ_LOCAL, slice_max_ns, enq_flags);
+		count(&counters.nr_kernel_dispatches);
+		return;
+	}
+
+	tctx = task_ctx(p);
+	if (!tctx) {
+		dsq_insert(p, SCX_DSQ_LOCAL, slice_max_ns, enq_flags);
+		count(&counters.nr_kernel_dispatches);
+		return;
+	}
+
+	if (!fallback_active && queue_to_user(p, tctx, enq_flags))
+		return;
+
+	/* Ring full, or user space stalled: schedule it here, in vtime order. */
+	if (fallback_active)
+		count(&counters.nr_fallback_dispatches);
+	else
+		count(&counters.nr_sched_congested);
+	tctx->parked = false;
+	dsq_insert_vtime(p, GTHULHU_DSQ_SHARED, slice_of(tctx), fallback_vtime(p, tctx), enq_flags);
+	kick_idle_cpu(p);
+}
+
+/* A priority task found no idle CPU: take one from a normal task, its own first. */
+static void preempt_for(const struct task_struct *p)
+{
+	s32 prev = scx_bpf_task_cpu(p);
+	struct gthulhu_cpu_state *st = cpu_state_of(prev);
+	s32 cpu;
+
+	if (st && !st->prio_level && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
+		scx_bpf_kick_cpu(prev, SCX_KICK_PREEMPT);
+		return;
+	}
+	bpf_for(cpu, 0, nr_cpu_ids)
+	{
+		st = cpu_state_of(cpu);
+		if (st && !st->prio_level && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+			return;
+		}
+	}
+}
+
+/* Carry out one decision; false when the task was not in PARKED yet. */
+static bool handle_decision(const struct dispatched_task *d)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	struct task_ctx *tctx;
+	bool prio = d->flags & GTHULHU_DF_PRIORITY;
+	u64 slice = d->slice_ns ? d->slice_ns : slice_max_ns;
+	s32 cpu = d->cpu;
+	bool moved = false;
+	u64 dsq;
+
+	p = bpf_task_from_pid(d->pid);
+	if (!p) {
+		count(&counters.nr_cancel_dispatches);
+		return true;
+	}
+	tctx = task_ctx(p);
+	if (!tctx || !tctx->parked || tctx->enq_cnt != d->enq_cnt) {
+		count(&counters.nr_cancel_dispatches);
+		bpf_task_release(p);
+		return true;
+	}
+
+	if (cpu != GTHULHU_CPU_ANY &&
+	    (cpu < 0 || cpu >= nr_cpu_ids || !bpf_cpumask_test_cpu(cpu, p->cpus_ptr) ||
+	     (is_migration_disabled(p) && cpu != scx_bpf_task_cpu(p)))) {
+		count(&counters.nr_bounce_dispatches);
+		cpu = GTHULHU_CPU_ANY;
+	}
+	/* The policy saw the CPU idle; claim it, or queue the task where any CPU finds it. */
+	if (cpu != GTHULHU_CPU_ANY && !scx_bpf_test_and_clear_cpu_idle(cpu))
+		cpu = GTHULHU_CPU_ANY;
+
+	if (cpu != GTHULHU_CPU_ANY)
+		dsq = SCX_DSQ_LOCAL_ON | cpu;
+	else
+		dsq = prio ? GTHULHU_DSQ_PRIO : GTHULHU_DSQ_SHARED;
+
+	if (!bpf_iter_scx_dsq_new(&it, GTHULHU_DSQ_PARKED, 0))
+		moved = dsq_move(&it, p, dsq, slice, d->deadline, cpu == GTHULHU_CPU_ANY, 0);
+	bpf_iter_scx_dsq_destroy(&it);
+
+	if (!moved && cpu != GTHULHU_CPU_ANY) {
+		/* We cleared its idle bit: kick it, or it sleeps unseen by every idle search. */
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+	if (moved) {
+		tctx->vtime = d->vtime;
+		tctx->slice_ns = d->slice_ns;
+		tctx->prio_level = d->prio_level;
+		count(&counters.nr_user_dispatches);
+		if (prio)
+			count(&counters.nr_prio_dispatches);
+		if (cpu != GTHULHU_CPU_ANY)
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		else if (prio && (d->flags & GTHULHU_DF_PREEMPT))
+			preempt_for(p);
+		else
+			kick_idle_cpu(p);
+	}
+	bpf_task_release(p);
+	return moved;
+}
+
+static void retry_later(const struct dispatched_task *d, u32 tries)
+{
+	struct retry_entry e = {.d = *d, .tries = tries};
+
+	if (tries >= MAX_RETRIES || bpf_map_push_elem(&retries, &e, 0))
+		count(&counters.nr_failed_dispatches);
+}
+
+static long collect_decision(struct bpf_dynptr *dynptr, void *ctx)
+{
+	u32 key = 0, n;
+	struct drain_buf *buf = bpf_map_lookup_elem(&drain_bufs, &key);
+
+	if (!buf)
+		return 1;
+	n = buf->n;
+
+	if (n >= DRAIN_BATCH)
+		return 1;
+	if (bpf_dynptr_read(&buf->d[n], sizeof(buf->d[n]), dynptr, 0, 0))
+		return 0;
+	buf->n = n + 1;
+	return buf->n >= DRAIN_BATCH;
+}
+
+static void run_retries(void)
+{
+	struct retry_entry e;
+	u32 i;
+
+	bpf_for(i, 0, 16)
+	{
+		if (bpf_map_pop_elem(&retries, &e))
+			break;
+		if (!handle_decision(&e.d)) {
+			count(&counters.nr_retry_dispatches);
+			retry_later(&e.d, e.tries + 1);
+		}
+	}
+}
+
+static void drain_decisions(void)
+{
+	struct drain_buf *buf;
+	u32 key = 0, i, n;
+
+	buf = bpf_map_lookup_elem(&drain_bufs, &key);
+	if (!buf)
+		return;
+	buf->n = 0;
+	bpf_user_ringbuf_drain(&dispatched, collect_decision, NULL, 0);
+	n = buf->n;
+	if (!n)
+		return;
+
+	last_progress_ns = bpf_ktime_get_ns();
+	if (fallback_active) {
+		fallback_active = false;
+		dbg("gthulhu: user space answers again, fallback off");
+	}
+	bpf_for(i, 0, DRAIN_BATCH)
+	{
+		if (i >= n)
+			break;
+		if (!handle_decision(&buf->d[i])) {
+			count(&counters.nr_retry_dispatches);
+			retry_later(&buf->d[i], 1);
+		}
+	}
+	/* More answers wait: make sure some CPU comes back for them soon. */
+	if (n == DRAIN_BATCH) {
+		const struct cpumask *online = scx_bpf_get_online_cpumask();
+		s32 cpu = scx_bpf_pick_idle_cpu(online, 0);
+
+		scx_bpf_put_cpumask(online);
+		if (cpu >= 0)
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+}
+
+/*
+ * User space silent for too long while tasks wait: schedule them here. The episode ends
+ * when a decision arrives (drain_decisions()) or the loop thread runs again.
+ */
+static bool check_stall(u64 now)
+{
+	if (fallback_active) {
+		if (counters.usersched_last_run_at <= fallback_since)
+			return true;
+		fallback_active = false;
+		last_progress_ns = now;
+	}
+	if (!scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PARKED)) {
+		last_progress_ns = now;
+		return false;
+	}
+	if (now - last_progress_ns < stall_timeout_ns)
+		return false;
+	fallback_active = true;
+	fallback_since = now;
+	count(&counters.nr_fallback_episodes);
+	bpf_printk("gthulhu: user space stalled, BPF schedules parked tasks");
+	return true;
+}
+
+/*
+ * A decision can be lost (retries exhausted, a task user space never answered for): no
+ * parked task may wait longer than stall_timeout_ns. One CPU at a time scans PARKED, at
+ * most twice per timeout, and sends tasks that waited too long to SHARED.
+ */
+#define PARKED_SCAN_MAX 1024
+
+static void rescue_old_parked(u64 now)
+{
+	struct bpf_iter_scx_dsq it;
+	struct task_struct *p;
+	u64 last = parked_scan_ns;
+	u32 i;
+
+	if (now - last < stall_timeout_ns / 2 || !scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PARKED))
+		return;
+	if (!__sync_bool_compare_and_swap(&parked_scan_ns, last, now))
+		return;
+	if (bpf_iter_scx_dsq_new(&it, GTHULHU_DSQ_PARKED, 0))
+		goto out;
+	bpf_for(i, 0, PARKED_SCAN_MAX)
+	{
+		struct task_ctx *tctx;
+
+		p = bpf_iter_scx_dsq_next(&it);
+		if (!p)
+			break;
+		tctx = task_ctx(p);
+		if (!tctx || now - tctx->parked_at < stall_timeout_ns)
+			continue;
+		if (dsq_move(&it, p, GTHULHU_DSQ_SHARED, slice_of(tctx), fallback_vtime(p, tctx),
+			     true, 0)) {
+			tctx->parked = false;
+			count(&counters.nr_parked_rescued);
+		}
+	}
+out:
+	bpf_iter_scx_dsq_destroy(&it);
+}
+
+/*
+ * Priority tasks come first, but like real-time tasks under the kernel's RT throttling
+ * they cannot take everything: when SHARED has not been served for starvation_ns, it goes
+ * first once. A CPU-bound priority task then leaves normal tasks (and the kthreads the
+ * kernel's own watchdog relies on) a slice every starvation_ns.
+ */
+static bool shared_starving(u64 now)
+{
+	if (!scx_bpf_dsq_nr_queued(GTHULHU_DSQ_SHARED)) {
+		shared_served_ns = now;
+		return false;
+	}
+	return now - shared_served_ns > starvation_ns;
+}
+
+static bool consume_shared(u64 now)
+{
+	if (!dsq_move_to_local(GTHULHU_DSQ_SHARED))
+		return false;
+	shared_served_ns = now;
+	return true;
+}
+
+void BPF_STRUCT_OPS(gthulhu_dispatch, s32 cpu, struct task_struct *prev)
+{
+	u64 now = bpf_ktime_get_ns();
+
+	run_retries();
+	drain_decisions();
+	rescue_old_parked(now);
+
+	if (shared_starving(now) && consume_shared(now)) {
+		count(&counters.nr_starvation_guards);
+		return;
+	}
+	if (dsq_move_to_local(GTHULHU_DSQ_PRIO))
+		return;
+	/*
+	 * While user space is stalled, new tasks go to SHARED and PARKED only shrinks:
+	 * drain it first, or a busy SHARED queue would starve what waited longest.
+	 */
+	if (check_stall(now) && dsq_move_to_local(GTHULHU_DSQ_PARKED)) {
+		count(&counters.nr_fallback_dispatches);
+		return;
+	}
+	if (consume_shared(now))
+		return;
+
+	/* Nothing else waits anywhere: let the running task keep its CPU. */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && !is_scheduler_thread(prev) &&
+	    !has_waiting_work()) {
+		prev->scx.slice = slice_of(task_ctx(prev));
+		count(&counters.nr_slice_refills);
+	}
+}
+
+void BPF_STRUCT_OPS(gthulhu_runnable, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	if (tctx && (enq_flags & SCX_ENQ_WAKEUP))
+		tctx->exec_runtime = 0;
+}
+
+void BPF_STRUCT_OPS(gthulhu_running, struct task_struct *p)
+{
+	struct gthulhu_cpu_state *st = cpu_state_of(scx_bpf_task_cpu(p));
+	struct task_ctx *tctx;
+	u64 now = bpf_ktime_get_ns();
+
+	struct cpu_ctx *cctx = cpu_ctx(scx_bpf_task_cpu(p));
+
+	if (cctx)
+		cctx->running_pid = p->pid;
+	if (p->pid == usersched_pid) {
+		counters.usersched_last_run_at = now;
+		return;
+	}
+	__sync_fetch_and_add(&counters.nr_running, 1);
+	tctx = task_ctx(p);
+	if (!tctx)
+		return;
+	tctx->start_ts = now;
+	tctx->parked = false;
+	if (st)
+		st->prio_level = tctx->prio_level;
+}
+
+void BPF_STRUCT_OPS(gthulhu_stopping, struct task_struct *p, bool runnable)
+{
+	struct gthulhu_cpu_state *st = cpu_state_of(scx_bpf_task_cpu(p));
+	struct task_ctx *tctx;
+	u64 now = bpf_ktime_get_ns(), ran;
+
+	if (p->pid == usersched_pid)
+		return;
+	__sync_fetch_and_sub(&counters.nr_running, 1);
+	if (st)
+		st->prio_level = 0;
+	tctx = task_ctx(p);
+	if (!tctx)
+		return;
+	ran = now > tctx->start_ts ? now - tctx->start_ts : 0;
+	tctx->ran_ns += ran;
+	tctx->exec_runtime += ran;
+	tctx->stop_ts = now;
+}
+
+void BPF_STRUCT_OPS(gthulhu_update_idle, s32 cpu, bool idle)
+{
+	struct gthulhu_cpu_state *st = cpu_state_of(cpu);
+
+	if (st)
+		st->idle = idle;
+}
+
+/* An RT or deadline task took the CPU: hand its queued tasks back to be placed again. */
+void BPF_STRUCT_OPS(gthulhu_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
+{
+	u32 n = scx_bpf_reenqueue_local();
+
+	__sync_fetch_and_add(&counters.nr_reenqueued, n);
+}
+
+void BPF_STRUCT_OPS(gthulhu_enable, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx(p);
+
+	p->scx.dsq_vtime = 0;
+	if (tctx)
+		tctx->vtime = 0;
+}
+
+s32 BPF_STRUCT_OPS(gthulhu_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -ENOMEM;
+	return 0;
+}
+
+void BPF_STRUCT_OPS(gthulhu_exit_task, struct task_struct *p, struct scx_exit_task_args *args)
+{
+	bpf_task_storage_delete(&task_ctxs, p);
+}
+
+/* Wake user space without a record: a discarded reservation still notifies. */
+static void wake_user_space(void)
+{
+	struct queued_task *rec = bpf_ringbuf_reserve(&queued, sizeof(*rec), 0);
+
+	if (rec)
+		bpf_ringbuf_discard(rec, BPF_RB_FORCE_WAKEUP);
+}
+
+static int heartbeat_fn(void *map, int *key, struct bpf_timer *timer)
+{
+	u64 now = bpf_ktime_get_ns();
+	u64 avail = bpf_ringbuf_query(&queued, BPF_RB_AVAIL_DATA);
+	s32 cpu;
+
+	counters.nr_queued = avail / (sizeof(struct queued_task) + 8);
+
+	if (avail && now - counters.usersched_last_run_at > heartbeat_ns) {
+		wake_user_space();
+		count(&counters.nr_heartbeat_wakeups);
+	}
+	/*
+	 * Work waits in a queue any CPU may serve: wake every idle CPU (SCX_KICK_IDLE
+	 * leaves busy ones alone). Normally the enqueue path already did; this is the
+	 * backstop for a CPU left idle with its idle bit cleared, which no idle search
+	 * would ever pick again.
+	 */
+	if (check_stall(now) || scx_bpf_dsq_nr_queued(GTHULHU_DSQ_SHARED) ||
+	    scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PRIO)) {
+		bpf_for(cpu, 0, nr_cpu_ids) scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	}
+	bpf_timer_start(timer, heartbeat_ns, 0);
+	return 0;
+}
+
+static s32 count_online_cpus(void)
+{
+	const struct cpumask *online = scx_bpf_get_online_cpumask();
+	s32 cpu, n = 0;
+
+	bpf_for(cpu, 0, nr_cpu_ids)
+	{
+		if (bpf_cpumask_test_cpu(cpu, online))
+			n++;
+	}
+	scx_bpf_put_cpumask(online);
+	return n;
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(gthulhu_init)
+{
+	struct heartbeat *hb;
+	u32 key = 0;
+	s32 err;
+
+	nr_cpu_ids = scx_bpf_nr_cpu_ids();
+	counters.nr_online_cpus = count_online_cpus();
+	kfunc_api_in_use = kfunc_api();
+	last_progress_ns = bpf_ktime_get_ns();
+	shared_served_ns = last_progress_ns;
+	parked_scan_ns = last_progress_ns;
+
+	err = scx_bpf_create_dsq(GTHULHU_DSQ_SHARED, -1);
+	if (!err)
+		err = scx_bpf_create_dsq(GTHULHU_DSQ_PRIO, -1);
+	if (!err)
+		err = scx_bpf_create_dsq(GTHULHU_DSQ_PARKED, -1);
+	if (err)
+		return err;
+
+	hb = bpf_map_lookup_elem(&heartbeats, &key);
+	if (!hb)
+		return -ENOENT;
+	bpf_timer_init(&hb->timer, &heartbeats, CLOCK_MONOTONIC);
+	bpf_timer_set_callback(&hb->timer, heartbeat_fn);
+	return bpf_timer_start(&hb->timer, heartbeat_ns, 0);
+}
+
+void BPF_STRUCT_OPS(gthulhu_exit, struct scx_exit_info *ei)
+{
+	exit_info.exit_code = ei->exit_code;
+	bpf_probe_read_kernel_str(exit_info.reason, sizeof(exit_info.reason), ei->reason);
+	bpf_probe_read_kernel_str(exit_info.msg, sizeof(exit_info.msg), ei->msg);
+	bpf_probe_read_kernel_str(exit_dump, sizeof(exit_dump), ei->dump);
+	/* kind last: user space reads it as "the rest is complete" (BPF has no fences; the
+	 * compiler barrier keeps the order, and the stores reach memory in program order). */
+	asm volatile("" ::: "memory");
+	exit_info.kind = ei->kind;
+	wake_user_space();
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops gthulhu_ops = {
+    .select_cpu = (void *)gthulhu_select_cpu,
+    .enqueue = (void *)gthulhu_enqueue,
+    .dispatch = (void *)gthulhu_dispatch,
+    .runnable = (void *)gthulhu_runnable,
+    .running = (void *)gthulhu_running,
+    .stopping = (void *)gthulhu_stopping,
+    .update_idle = (void *)gthulhu_update_idle,
+    .cpu_release = (void *)gthulhu_cpu_release,
+    .enable = (void *)gthulhu_enable,
+    .init_task = (void *)gthulhu_init_task,
+    .exit_task = (void *)gthulhu_exit_task,
+    .init = (void *)gthulhu_init,
+    .exit = (void *)gthulhu_exit,
+    .exit_dump_len = GTHULHU_EXIT_DUMP_LEN,
+    .timeout_ms = 30000,
+    .name = "gthulhu",
+};

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * gthulhu: the daemon. Wires the pieces together:
+ *
+ *   config (YAML) -> loader (BPF half attached as the system's scheduler)
+ *                 -> topology (sysfs) + strategies (resolver thread) + stats thread
+ *                 -> the scheduling loop on this, the main, thread
+ *
+ * and handles the ends: SIGINT/SIGTERM detach and exit 0; the kernel ending the scheduler
+ * is logged and exits non-zero, unless the kernel asks for a restart (CPU hotplug), in
+ * which case topology is read again and the scheduler attached again.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "loader.h"
+#include "log/log.h"
+#include "loop.h"
+#include "stats.h"
+#include "strategy/strategy.h"
+#include "topology/topology.h"
+
+/* A kernel that keeps asking for restarts this often is broken: stop trying. */
+#define MAX_RESTARTS_PER_MINUTE 10
+#define RESOLVE_INTERVAL_MS	100
+
+static struct {
+	const char *config_path;
+	const char *sysfs_root;
+	const char *proc_root;
+	struct gthulhu_config cfg;
+} app = {.sysfs_root = "/", .proc_root = "/proc"};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: gthulhu [--config FILE] [--check] [--explain] [--help] [--version]\n"
+		"\n"
+		"Gthulhu becomes this machine's CPU scheduler (Linux sched_ext) until it is\n"
+		"stopped with Ctrl-C or SIGTERM; the kernel's own scheduler then takes over.\n"
+		"\n"
+		"  -c, --config FILE   YAML configuration (defaults when absent)\n"
+		"      --check         validate the configuration and exit\n"
+		"      --explain       list every configuration key with type, default, meaning\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n"
+		"\n"
+		"Signals: SIGHUP re-reads the configuration (a bad file keeps the running one).\n"
+		"Exit codes: 0 stopped by a signal, 1 error, 2 bad arguments or configuration,\n"
+		"3 no sched_ext in this kernel, 4 not root, 5 the kernel ended the scheduler.\n");
+}
+
+static int parse_args(int argc, char **argv, bool *check_only)
+{
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'},
+	    {"check", no_argument, NULL, 'k'},
+	    {"explain", no_argument, NULL, 'e'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    /* For tests: read topology and processes from fixture trees. */
+	    {"sysfs-root", required_argument, NULL, 's'},
+	    {"proc-root", required_argument, NULL, 'p'},
+	    {0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			app.config_path = optarg;
+			break;
+		case 'k':
+			*check_only = true;
+			break;
+		case 'e':
+			config_explain(stdout);
+			exit(EXIT_OK);
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		case 'V':
+			printf("gthulhu %s\n", GTHULHU_VERSION);
+			exit(EXIT_OK);
+		case 's':
+			app.sysfs_root = optarg;
+			break;
+		case 'p':
+			app.proc_root = optarg;
+			break;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "gthulhu: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_config(struct gthulhu_config *cfg)
+{
+	char err[512];
+
+	config_set_defaults(cfg);
+	if (!app.config_path)
+		return 0;
+	if (config_load_file(app.config_path, cfg, err, sizeof(err))) {
+		struct log_rec *r = log_begin(LOG_ERROR, "invalid configuration");
+
+		log_str(r, "error", err);
+		log_end(r);
+		return -1;
+	}
+	return 0;
+}
+
+static struct policy_config policy_of(const struct gthulhu_config *cfg)
+{
+	struct policy_config p = {
+	    .slice_max_ns = cfg->slice_ns_default,
+	    .slice_min_ns = cfg->slice_ns_min,
+	};
+	return p;
+}
+
+static int start_strategies(const struct gthulhu_config *cfg)
+{
+	int err =
+	    strategy_resolver_start(cfg->rules, cfg->nr_rules, app.proc_root, RESOLVE_INTERVAL_MS);
+
+	if (err)
+		log_msg(LOG_ERROR, "cannot start the strategy resolver: %s", strerror(-err));
+	return err;
+}
+
+/* SIGHUP: a valid file replaces strategies and policy knobs; a bad one changes nothing. */
+static void reload(struct sched_loop *l)
+{
+	static struct gthulhu_config next;
+	struct policy_config pcfg;
+	struct log_rec *r;
+
+	if (load_config(&next)) {
+		log_msg(LOG_WARN, "reload rejected: keeping the running configuration");
+		return;
+	}
+	/* Knobs compiled into the BPF half take effect at the next attach. */
+	if (next.builtin_idle != app.cfg.builtin_idle ||
+	    next.early_processing != app.cfg.early_processing ||
+	    next.stall_timeout_ms != app.cfg.stall_timeout_ms)
+		log_msg(LOG_WARN, "builtin_idle, early_processing and stall_timeout_ms apply "
+				  "at the next start");
+	strategy_resolver_stop();
+	if (start_strategies(&next))
+		return;
+	pcfg = policy_of(&next);
+	sched_loop_set_policy(l, &pcfg);
+	log_set_level(next.debug ? LOG_DEBUG : LOG_INFO);
+	app.cfg = next;
+	r = log_begin(LOG_INFO, "configuration reloaded");
+	log_u64(r, "strategies", next.nr_rules);
+	log_end(r);
+}
+
+static int signal_fd_for_loop(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	/* Blocked before any thread starts, so every thread inherits the mask. */
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* One attach: returns when a signal or the kernel ends it. */
+static int run_attached(struct topology *topo, int sfd, bool *restart)
+{
+	struct policy_config pcfg = policy_of(&app.cfg);
+	struct sched_loop *loop;
+	enum loop_result res;
+	struct loader ld;
+	char err[256];
+	int rc;
+
+	*restart = false;
+	if (topology_load(topo, app.sysfs_root, err, sizeof(err))) {
+		log_msg(LOG_ERROR, "cannot read the CPU topology: %s", err);
+		return EXIT_ERROR;
+	}
+	rc = loader_attach(&ld, &app.cfg);
+	if (rc)
+		return rc == -EPERM || rc == -EACCES ? EXIT_NOT_ROOT : EXIT_ERROR;
+
+	loop = sched_loop_new(&ld, topo, &pcfg, sfd);
+	if (!loop) {
+		loader_detach(&ld);
+		return EXIT_ERROR;
+	}
+	stats_start(&ld, loop, app.cfg.stats_interval_s);
+
+	res = sched_loop_run(loop, reload);
+
+	stats_stop();
+	stats_log(&ld, loop);
+	switch (res) {
+	case LOOP_SIGNAL_EXIT:
+		rc = EXIT_OK;
+		break;
+	case LOOP_KERNEL_EXIT:
+		loader_log_exit(&ld);
+		*restart = loader_restart_requested(&ld);
+		rc = EXIT_KERNEL_ENDED;
+		break;
+	default:
+		rc = EXIT_ERROR;
+	}
+	sched_loop_free(loop);
+	loader_detach(&ld);
+	if (rc == EXIT_OK)
+		log_msg(LOG_INFO, "detached: the kernel's scheduler is back in charge");
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static struct topology topo; /* large: keep it off the stack */
+	time_t window = 0;
+	int restarts = 0, rc, sfd;
+	bool check_only = false, restart;
+
+	if (parse_args(argc, argv, &check_only))
+		return EXIT_USAGE;
+	if (load_config(&app.cfg))
+		return EXIT_USAGE;
+	log_set_level(app.cfg.debug ? LOG_DEBUG : LOG_INFO);
+	if (check_only) {
+		log_msg(LOG_INFO, "configuration is valid");
+		return EXIT_OK;
+	}
+	if (geteuid() != 0) {
+		log_msg(LOG_ERROR, "gthulhu must run as root: loading a CPU scheduler needs "
+				   "CAP_SYS_ADMIN and CAP_BPF");
+		return EXIT_NOT_ROOT;
+	}
+	if (!loader_kernel_has_sched_ext()) {
+		log_msg(LOG_ERROR,
+			"this kernel has no sched_ext (/sys/kernel/sched_ext is missing): "
+			"Gthulhu needs Linux 6.12 or newer built with "
+			"CONFIG_SCHED_CLASS_EXT=y");
+		return EXIT_NO_SCHED_EXT;
+	}
+	/* The loop must never page-fault: lock what exists and all that comes later. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+		log_msg(LOG_WARN,
+			"mlockall failed (%s): the loop may page-fault under memory "
+			"pressure",
+			strerror(errno));
+
+	sfd = signal_fd_for_loop();
+	if (sfd < 0) {
+		log_msg(LOG_ERROR, "signalfd: %s", strerror(errno));
+		return EXIT_ERROR;
+	}
+	if (start_strategies(&app.cfg))
+		return EXIT_ERROR;
+
+	for (;;) {
+		rc = run_attached(&topo, sfd, &restart);
+		if (!restart)
+			break;
+		if (time(NULL) - window > 60) {
+			window = time(NULL);
+			restarts = 0;
+		}
+		if (++restarts > MAX_RESTARTS_PER_MINUTE) {
+			log_msg(LOG_ERROR,
+				"the kernel asked for more than %d restarts in a minute: "
+				"giving up",
+				MAX_RESTARTS_PER_MINUTE);
+			break;
+		}
+		log_msg(LOG_INFO, "the kernel asked for a restart: attaching again");
+	}
+	strategy_resolver_stop();
+	close(sfd);
+	return rc;
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Loader (see loader.h). Ops flags are looked up by name in the running kernel's BTF, so
+ * one binary sets only flags this kernel defines, from 6.12 LTS to the newest.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "bpf_skel.h"
+#include "loader.h"
+#include "log/log.h"
+
+/* From the kernel's enum scx_exit_code / scx_exit_kind (stable values since 6.12). */
+#define SCX_ECODE_ACT_RESTART (1ULL << 48)
+
+bool loader_kernel_has_sched_ext(void)
+{
+	return access("/sys/kernel/sched_ext", F_OK) == 0;
+}
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX / 2];
+	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
+	struct log_rec *r;
+
+	if (!log_enabled(lvl))
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	r = log_begin(lvl, "libbpf");
+	log_str(r, "detail", line);
+	log_end(r);
+	return 0;
+}
+
+/* Value of @name in enum @type of the kernel's BTF; false when this kernel lacks it. */
+static bool kernel_enum_value(const struct btf *btf, const char *type, const char *name,
+			      unsigned long long *out)
+{
+	__s32 id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM);
+	const struct btf_type *t;
+	int i;
+
+	if (id < 0) {
+		id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM64);
+		if (id < 0)
+			return false;
+		t = btf__type_by_id(btf, id);
+		for (i = 0; i < btf_vlen(t); i++) {
+			const struct btf_enum64 *e = btf_enum64(t) + i;
+
+			if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+				*out = btf_enum64_value(e);
+				return true;
+			}
+		}
+		return false;
+	}
+	t = btf__type_by_id(btf, id);
+	for (i = 0; i < btf_vlen(t); i++) {
+		const struct btf_enum *e = btf_enum(t) + i;
+
+		if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
+			*out = (unsigned int)e->val;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int find_pid_by_comm(const char *comm)
+{
+	char path[300], buf[32];
+	struct dirent *de;
+	DIR *proc = opendir("/proc");
+	int pid = 0;
+
+	if (!proc)
+		return 0;
+	while (!pid && (de = readdir(proc))) {
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) && !strncmp(buf, comm, strlen(comm)) &&
+		    buf[strlen(comm)] == '\n')
+			pid = atoi(de->d_name);
+		fclose(f);
+	}
+	closedir(proc);
+	return pid;
+}
+
+static unsigned long long ops_flags(void)
+{
+	/* Without it, implementing ops.update_idle() turns off the kernel's idle tracking. */
+	static const char *const wanted[] = {"SCX_OPS_KEEP_BUILTIN_IDLE"};
+	unsigned long long flags = 0, v;
+	struct btf *btf = btf__load_vmlinux_btf();
+	size_t i;
+
+	if (!btf)
+		return 0;
+	for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+		if (kernel_enum_value(btf, "scx_ops_flags", wanted[i], &v))
+			flags |= v;
+		else
+			log_msg(LOG_WARN, "kernel lacks ops flag %s; continuing without it",
+				wanted[i]);
+	}
+	btf__free(btf);
+	return flags;
+}
+
+int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
+{
+	struct gthulhu_bpf *skel;
+	struct log_rec *r;
+	int err;
+
+	libbpf_set_print(libbpf_log);
+	memset(ld, 0, sizeof(*ld));
+
+	skel = gthulhu_bpf__open();
+	if (!skel) {
+		err = -errno;
+		log_msg(LOG_ERROR, "cannot open the BPF object: %s", strerror(-err));
+		return err;
+	}
+	skel->rodata->usersched_pid = gettid();
+	skel->rodata->usersched_tgid = getpid();
+	skel->rodata->khugepaged_pid = find_pid_by_comm("khugepaged");
+	skel->rodata->slice_max_ns = cfg->slice_ns_default;
+	skel->rodata->slice_min_ns = cfg->slice_ns_min;
+	skel->rodata->stall_timeout_ns = cfg->stall_timeout_ms * 1000000ULL;
+	/* Often enough to notice a lost wake-up well before the stall timeout. */
+	skel->rodata->heartbeat_ns = cfg->stall_timeout_ms * 1000000ULL / 4;
+	/* About 5% for normal tasks under priority overload, as RT throttling leaves. */
+	skel->rodata->starvation_ns = cfg->slice_ns_default * 20;
+	skel->rodata->builtin_idle = cfg->builtin_idle;
+	skel->rodata->early_processing = cfg->early_processing;
+	skel->rodata->debug = cfg->debug;
+	skel->struct_ops.gthulhu_ops->flags = ops_flags();
+
+	err = gthulhu_bpf__load(skel);
+	if (err) {
+		log_msg(LOG_ERROR, "the kernel refused the BPF scheduler (verifier log above): %s",
+			strerror(-err));
+		gthulhu_bpf__destroy(skel);
+		return err;
+	}
+	ld->link = bpf_map__attach_struct_ops(skel->maps.gthulhu_ops);
+	if (!ld->link) {
+		err = -errno;
+		log_msg(LOG_ERROR, "cannot attach the scheduler: %s%s", strerror(-err),
+			err == -EBUSY ? " (another sched_ext scheduler is running)" : "");
+		gthulhu_bpf__destroy(skel);
+		return err;
+	}
+	ld->skel = skel;
+
+	r = log_begin(LOG_INFO, "attached");
+	log_str(r, "ops", "gthulhu");
+	log_i64(r, "kfunc_api", skel->bss->kfunc_api_in_use);
+	log_u64(r, "nr_online_cpus", skel->bss->counters.nr_online_cpus);
+	log_u64(r, "ops_flags", skel->struct_ops.gthulhu_ops->flags);
+	log_end(r);
+	return 0;
+}
+
+void loader_detach(struct loader *ld)
+{
+	bpf_link__destroy(ld->link);
+	ld->link = NULL;
+	gthulhu_bpf__destroy(ld->skel);
+	ld->skel = NULL;
+}
+
+bool loader_kernel_exited(const struct loader *ld)
+{
+	return __atomic_load_n(&ld->skel->bss->exit_info.kind, __ATOMIC_ACQUIRE) != 0;
+}
+
+bool loader_restart_requested(const struct loader *ld)
+{
+	return loader_kernel_exited(ld) &&
+	       (ld->skel->bss->exit_info.exit_code & SCX_ECODE_ACT_RESTART);
+}
+
+static const char *exit_kind_name(int kind)
+{
+	switch (kind) {
+	case 1:
+		return "done";
+	case 64:
+		return "unregistered";
+	case 65:
+		return "unregistered_bpf";
+	case 66:
+		return "unregistered_kernel";
+	case 67:
+		return "sysrq";
+	case 1024:
+		return "error";
+	case 1025:
+		return "error_bpf";
+	case 1026:
+		return "error_stall";
+	default:
+		return "unknown";
+	}
+}
+
+void loader_log_exit(const struct loader *ld)
+{
+	const struct gthulhu_exit_info *ei = &ld->skel->bss->exit_info;
+	bool restart = loader_restart_requested(ld);
+	struct log_rec *r;
+
+	r = log_begin(restart ? LOG_WARN : LOG_ERROR, "the kernel ended the scheduler");
+	log_str(r, "exit_kind", exit_kind_name(ei->kind));
+	log_i64(r, "exit_kind_code", ei->kind);
+	log_i64(r, "exit_code", ei->exit_code);
+	log_bool(r, "restart", restart);
+	log_str(r, "reason", ei->reason);
+	log_str(r, "message", ei->msg);
+	log_end(r);
+	if (ld->skel->bss->exit_dump[0]) {
+		r = log_begin(restart ? LOG_DEBUG : LOG_INFO, "exit dump");
+		log_str(r, "dump", ld->skel->bss->exit_dump);
+		log_end(r);
+	}
+}

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Stats: a thread that logs one "stats" record every N seconds with the BPF half's
+ * counters (named as users of the original know them) and the loop's own figures.
+ */
+#ifndef GTHULHU_STATS_H
+#define GTHULHU_STATS_H
+
+#include "loader.h"
+#include "loop.h"
+
+void stats_log(const struct loader *ld, const struct sched_loop *l);
+int stats_start(const struct loader *ld, const struct sched_loop *l, unsigned int interval_s);
+void stats_stop(void);
+
+#endif /* GTHULHU_STATS_H */
