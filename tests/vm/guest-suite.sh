@@ -1,0 +1,243 @@
+#!/bin/sh
+# The VM test suite, run inside the guest by tests/vm/run.sh (through vm-run.sh) on a
+# sched_ext kernel. Each check prints "ok - [kernel] name" or "not ok - [kernel] name: why";
+# the last line is "N passed, M failed" and the exit status is non-zero if any failed.
+# POSIX sh (busybox ash): no bashisms.
+
+G=/opt/gthulhu/bin/gthulhu
+LOG=/tmp/gthulhu.log
+KVER=$(uname -r)
+pass=0
+fail=0
+
+ok() {
+	pass=$((pass + 1))
+	echo "ok - [$KVER] $1"
+}
+not_ok() {
+	fail=$((fail + 1))
+	echo "not ok - [$KVER] $1${2:+: $2}"
+}
+state() { cat /sys/kernel/sched_ext/state 2>/dev/null; }
+ops() { cat /sys/kernel/sched_ext/root/ops 2>/dev/null; }
+
+# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds.
+wait_for() {
+	_n=$(($1 * 5))
+	shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		_n=$((_n - 1))
+	done
+	return 1
+}
+is_state() { [ "$(state)" = "$1" ]; }
+log_has() { grep -q "$1" "$LOG"; }
+
+# The newest value of a counter in the daemon's stats records (0 if none yet).
+counter() {
+	_v=$(grep '"msg":"stats"' "$LOG" | tail -n 1 | grep -o "\"$1\":[0-9]*" | cut -d: -f2)
+	echo "${_v:-0}"
+}
+# Wait for a stats record newer than the current one.
+next_stats() {
+	_c=$(grep -c '"msg":"stats"' "$LOG")
+	wait_for 10 sh -c "[ \$(grep -c '\"msg\":\"stats\"' $LOG) -gt $_c ]"
+}
+utime() { awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+last_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
+kernel_log_clean() {
+	! dmesg | grep -E "BUG:|WARNING:|Oops|runnable task stall|Call Trace|detected stalls|kthread starved|hung_task|blocked for more than" >/tmp/dmesg.bad
+}
+spin() { sh -c 'while :; do :; done' & }
+
+start_gthulhu() { # CONFIG
+	: >"$LOG"
+	"$G" --config "$1" >>"$LOG" 2>&1 &
+	GPID=$!
+	wait_for 30 is_state enabled
+}
+
+stop_gthulhu() {
+	kill -TERM "$GPID" 2>/dev/null
+	wait "$GPID"
+	GRC=$?
+}
+
+echo "== Gthulhu VM suite on $KVER ($(nproc) CPUs)"
+dmesg -c >/dev/null
+
+# --- A bad configuration is refused before anything is attached. -----------------------
+printf 'scheduler:\n  slice_ns_min: 500000\n  bogus_key: 1\n' >/tmp/bad.yaml
+"$G" --config /tmp/bad.yaml >/tmp/bad.log 2>&1
+rc=$?
+if [ $rc -eq 2 ] && is_state disabled && grep -q 'bad.yaml:3: scheduler.bogus_key' /tmp/bad.log; then
+	ok "bad config: exit 2, names key and line, nothing attached"
+else
+	not_ok "bad config" "rc=$rc state=$(state) log=$(cat /tmp/bad.log)"
+fi
+
+# --- Attach, with a priority strategy for one busy process. ----------------------------
+spin
+PRIO_PID=$!
+cat >/tmp/gthulhu.yaml <<EOF
+scheduler:
+  slice_ns_default: 5000000
+  slice_ns_min: 500000
+  stall_timeout_ms: 1000
+stats:
+  interval_s: 1
+strategies:
+  - pid: $PRIO_PID
+    priority: true
+EOF
+if start_gthulhu /tmp/gthulhu.yaml && [ "$(ops)" = gthulhu ]; then
+	ok "attached: state enabled, ops gthulhu"
+else
+	not_ok "attach" "state=$(state) ops=$(ops) log=$(tail -n 5 $LOG)"
+fi
+next_stats
+user_before=$(counter nr_user_dispatches)
+
+# --- 30 s of stress plus hackbench: no stall, no kernel complaint, user space decides. -
+taskset -c 1 sh -c 'while :; do :; done' &
+PINNED=$!
+stress-ng --cpu 2 --fork 2 --switch 2 --affinity 2 --affinity-rand --timeout 30s \
+	--quiet >/tmp/stress.log 2>&1 &
+STRESS=$!
+pinned_ok=1
+seen=""
+i=0
+while [ $i -lt 50 ]; do
+	c=$(last_cpu $PINNED)
+	seen="$seen $c"
+	[ "$c" = 1 ] || pinned_ok=0
+	sleep 0.5
+	i=$((i + 1))
+done
+hackbench -g 4 -l 100 >/tmp/hackbench.log 2>&1
+hb=$?
+wait $STRESS
+st=$?
+if [ $st -eq 0 ] && [ $hb -eq 0 ]; then
+	ok "stress-ng (cpu, fork, switch, affinity churn) and hackbench finished"
+else
+	not_ok "stress + hackbench" "stress-ng rc=$st hackbench rc=$hb $(tail -n 3 /tmp/stress.log)"
+fi
+if kill -0 "$GPID" 2>/dev/null && is_state enabled; then
+	ok "scheduler still attached after the stress"
+else
+	not_ok "scheduler survived the stress" "state=$(state) $(tail -n 5 $LOG)"
+fi
+if kernel_log_clean; then
+	ok "kernel log: no stall, BUG or WARNING"
+else
+	not_ok "kernel log clean" "$(head -n 5 /tmp/dmesg.bad)"
+fi
+[ $pinned_ok -eq 1 ] && ok "taskset -c 1 task only ever ran on CPU 1" ||
+	not_ok "pinned task stayed on CPU 1" "cpus seen:$seen"
+kill $PINNED
+next_stats
+user_after=$(counter nr_user_dispatches)
+[ "$user_after" -gt "$user_before" ] &&
+	ok "nr_user_dispatches grew ($user_before -> $user_after): user space decides" ||
+	not_ok "nr_user_dispatches grew" "$user_before -> $user_after"
+prio=$(counter nr_prio_dispatches)
+[ "$prio" -gt 0 ] && ok "priority strategy reached BPF (nr_prio_dispatches=$prio)" ||
+	not_ok "priority strategy reached BPF" "nr_prio_dispatches=$prio"
+echo "# counters: $(grep '"msg":"stats"' $LOG | tail -n 1)"
+
+# --- SIGSTOP for 20 s: work keeps running; after SIGCONT the scheduler carries on. ------
+stress-ng --cpu 2 --timeout 40s --quiet >/dev/null 2>&1 &
+STRESS=$!
+spin
+WORKER=$!
+sleep 1
+kill -STOP "$GPID"
+t0=$(utime $WORKER)
+sleep 20
+t1=$(utime $WORKER)
+state_during=$(state)
+kill -CONT "$GPID"
+[ $((t1 - t0)) -gt 100 ] &&
+	ok "work kept running while the scheduler was stopped (+$((t1 - t0)) ticks in 20 s)" ||
+	not_ok "work ran during SIGSTOP" "utime $t0 -> $t1, state=$state_during"
+sleep 3
+if kill -0 "$GPID" 2>/dev/null && is_state enabled; then
+	next_stats
+	episodes=$(counter nr_fallback_episodes)
+	[ "$episodes" -gt 0 ] &&
+		ok "after SIGCONT the scheduler carries on (state $state_during during the stop, fallback episodes=$episodes, fallback dispatches=$(counter nr_fallback_dispatches))" ||
+		not_ok "BPF fallback took over during the stop" "episodes=$episodes"
+else
+	wait "$GPID"
+	rc=$?
+	if [ $rc -ne 0 ] && log_has "the kernel ended the scheduler"; then
+		ok "after SIGCONT the scheduler exited $rc with the kernel's reason logged"
+	else
+		not_ok "after SIGCONT" "rc=$rc, no exit reason: $(tail -n 3 $LOG)"
+	fi
+	start_gthulhu /tmp/gthulhu.yaml
+fi
+kill $WORKER
+wait $STRESS
+
+# --- CPU hotplug: the kernel asks for a restart and Gthulhu attaches again. ------------
+if [ -w /sys/devices/system/cpu/cpu1/online ]; then
+	echo 0 >/sys/devices/system/cpu/cpu1/online
+	if wait_for 30 log_has "attaching again" && wait_for 30 is_state enabled; then
+		ok "CPU offline: restart requested, attached again"
+	else
+		not_ok "CPU offline restart" "state=$(state) $(tail -n 4 $LOG)"
+	fi
+	: >/tmp/marker
+	n=$(grep -c '"msg":"attached"' "$LOG")
+	echo 1 >/sys/devices/system/cpu/cpu1/online
+	if wait_for 30 sh -c "[ \$(grep -c '\"msg\":\"attached\"' $LOG) -gt $n ]" &&
+		wait_for 30 is_state enabled; then
+		ok "CPU online: attached again"
+	else
+		not_ok "CPU online restart" "state=$(state) $(tail -n 4 $LOG)"
+	fi
+else
+	not_ok "CPU hotplug" "this kernel cannot take CPU 1 offline (no cpu1/online)"
+fi
+
+# --- SIGTERM: detach, exit 0, the kernel's scheduler takes over. -----------------------
+stop_gthulhu
+if [ "$GRC" -eq 0 ] && wait_for 5 is_state disabled; then
+	ok "SIGTERM: exit 0, state disabled"
+else
+	not_ok "SIGTERM" "rc=$GRC state=$(state)"
+fi
+
+# --- SIGKILL: the kernel falls back within 5 s and work keeps running. -----------------
+start_gthulhu /tmp/gthulhu.yaml
+spin
+WORKER=$!
+sleep 2
+kill -KILL "$GPID"
+if wait_for 5 is_state disabled; then
+	ok "SIGKILL: kernel fell back within 5 s"
+else
+	not_ok "SIGKILL fallback" "state=$(state)"
+fi
+t0=$(utime $WORKER)
+sleep 2
+t1=$(utime $WORKER)
+[ "$t1" -gt "$t0" ] && ok "work keeps running after SIGKILL" ||
+	not_ok "work after SIGKILL" "utime $t0 -> $t1"
+kill $WORKER $PRIO_PID
+if kernel_log_clean; then
+	ok "kernel log after every phase (stop, hotplug, kill): no stall, BUG or WARNING"
+else
+	not_ok "kernel log clean at the end" "$(head -n 5 /tmp/dmesg.bad)"
+fi
+
+# The daemon's own records (not the periodic stats) of its last run, for diagnosis.
+echo "# gthulhu log of the last run:"
+grep -v '"msg":"stats"' "$LOG" | cut -c1-600 | sed 's/^/#   /'
+
+echo "$pass passed, $fail failed"
+[ $fail -eq 0 ]
