@@ -54,7 +54,8 @@ static void usage(FILE *out)
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
 		"\n"
-		"Signals: SIGHUP re-reads the configuration (a bad file keeps the running one).\n"
+		"Signals: SIGHUP re-reads the configuration (a bad file keeps the running one);\n"
+		"SIGUSR1 logs a stats record now.\n"
 		"Exit codes: 0 stopped by a signal, 1 error, 2 bad arguments or configuration,\n"
 		"3 no sched_ext in this kernel, 4 not root, 5 the kernel ended the scheduler.\n");
 }
@@ -183,6 +184,7 @@ static int signal_fd_for_loop(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	/* Blocked before any thread starts, so every thread inherits the mask. */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL))
 		return -1;

@@ -24,6 +24,7 @@
 #include "log/log.h"
 #include "loop.h"
 #include "sched/cpu_select.h"
+#include "stats.h"
 #include "strategy/strategy.h"
 
 /* Wake at least this often to notice an exit whose wake-up was lost: a backstop only. */
@@ -226,7 +227,7 @@ void sched_loop_stats(const struct sched_loop *l, struct loop_stats *out)
 		dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
 }
 
-/* SIGINT/SIGTERM end the loop; SIGHUP reloads. */
+/* SIGINT/SIGTERM end the loop; SIGHUP reloads; SIGUSR1 asks for a stats record. */
 static int handle_signals(struct sched_loop *l, void (*on_reload)(struct sched_loop *l))
 {
 	struct signalfd_siginfo si;
@@ -235,6 +236,10 @@ static int handle_signals(struct sched_loop *l, void (*on_reload)(struct sched_l
 		if (si.ssi_signo == SIGHUP) {
 			if (on_reload)
 				on_reload(l);
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR1) {
+			stats_request_dump();
 			continue;
 		}
 		log_msg(LOG_INFO, "signal %d: detaching", (int)si.ssi_signo);

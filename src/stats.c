@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Stats thread (see stats.h). It only reads: BPF counters through the skeleton's mapped
- * .bss, loop figures through sched_loop_stats(). It never touches the loop's data.
+ * Stats thread (see stats.h): logs every interval and on request (SIGUSR1, relayed by
+ * the scheduling loop through an eventfd so the loop never writes logs itself). It only reads: BPF
+ * counters through the skeleton's mapped .bss, loop figures through sched_loop_stats(). It never
+ * touches the loop's data.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <time.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "bpf_skel.h"
 #include "log/log.h"
@@ -15,13 +19,12 @@
 static struct {
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
-	bool stop;
+	int wake_fd; /* eventfd: a dump request (1) or stop (2) */
+	volatile bool stop;
 	const struct loader *ld;
 	const struct sched_loop *loop;
 	unsigned int interval_s;
-} stats = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} stats = {.wake_fd = -1};
 
 #define COUNTER(r, c, name) log_u64(r, #name, __atomic_load_n(&(c)->name, __ATOMIC_RELAXED))
 
@@ -75,22 +78,19 @@ void stats_log(const struct loader *ld, const struct sched_loop *l)
 
 static void *stats_main(void *arg)
 {
-	pthread_mutex_lock(&stats.lock);
-	while (!stats.stop) {
-		struct timespec deadline;
+	struct pollfd pfd = {.fd = stats.wake_fd, .events = POLLIN};
+	int timeout_ms = stats.interval_s ? (int)stats.interval_s * 1000 : -1;
 
-		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += stats.interval_s;
-		while (!stats.stop &&
-		       pthread_cond_timedwait(&stats.wake, &stats.lock, &deadline) != ETIMEDOUT)
-			;
+	while (!stats.stop) {
+		uint64_t v;
+		int n = poll(&pfd, 1, timeout_ms);
+
+		if (n > 0 && read(stats.wake_fd, &v, sizeof(v)) < 0)
+			continue;
 		if (stats.stop)
 			break;
-		pthread_mutex_unlock(&stats.lock);
 		stats_log(stats.ld, stats.loop);
-		pthread_mutex_lock(&stats.lock);
 	}
-	pthread_mutex_unlock(&stats.lock);
 	return NULL;
 }
 
@@ -99,30 +99,43 @@ int stats_start(const struct loader *ld, const struct sched_loop *l, unsigned in
 	pthread_attr_t attr;
 	int err;
 
-	if (!interval_s)
-		return 0;
 	stats.ld = ld;
 	stats.loop = l;
 	stats.interval_s = interval_s;
 	stats.stop = false;
+	stats.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stats.wake_fd < 0)
+		return -errno;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	err = pthread_create(&stats.thread, &attr, stats_main, NULL);
 	pthread_attr_destroy(&attr);
-	if (err)
+	if (err) {
+		close(stats.wake_fd);
+		stats.wake_fd = -1;
 		return -err;
+	}
 	stats.running = true;
 	return 0;
+}
+
+void stats_request_dump(void)
+{
+	uint64_t one = 1;
+
+	/* Non-blocking: the scheduling loop calls this. A full counter means one is due. */
+	if (stats.wake_fd >= 0 && write(stats.wake_fd, &one, sizeof(one)) < 0)
+		return;
 }
 
 void stats_stop(void)
 {
 	if (!stats.running)
 		return;
-	pthread_mutex_lock(&stats.lock);
 	stats.stop = true;
-	pthread_cond_signal(&stats.wake);
-	pthread_mutex_unlock(&stats.lock);
+	stats_request_dump();
 	pthread_join(stats.thread, NULL);
+	close(stats.wake_fd);
+	stats.wake_fd = -1;
 	stats.running = false;
 }

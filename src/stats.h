@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Stats: a thread that logs one "stats" record every N seconds with the BPF half's
+ * Stats: a thread that logs one "stats" record every N seconds, and on SIGUSR1, with the BPF half's
  * counters (named as users of the original know them) and the loop's own figures.
  */
 #ifndef GTHULHU_STATS_H
@@ -10,7 +10,10 @@
 #include "loop.h"
 
 void stats_log(const struct loader *ld, const struct sched_loop *l);
+/* @interval_s 0: no periodic records, only those asked for. */
 int stats_start(const struct loader *ld, const struct sched_loop *l, unsigned int interval_s);
+/* Ask for one record now; safe from the scheduling loop (never blocks). */
+void stats_request_dump(void);
 void stats_stop(void);
 
 #endif /* GTHULHU_STATS_H */
