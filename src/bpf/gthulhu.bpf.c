@@ -184,6 +184,16 @@ static struct task_ctx *task_ctx(const struct task_struct *p)
 	return bpf_task_storage_get(&task_ctxs, (struct task_struct *)p, 0, 0);
 }
 
+/*
+ * Has @span passed since @since? Timestamps come from several CPUs and callers sample
+ * "now" before others store newer times: compare signed, or a stamp a few ns in the
+ * future reads as an eternity.
+ */
+static __always_inline bool elapsed(u64 now, u64 since, u64 span)
+{
+	return (s64)(now - since) >= (s64)span;
+}
+
 static __always_inline void count(u64 *counter)
 {
 	__sync_fetch_and_add(counter, 1);
@@ -557,7 +567,7 @@ static void drain_decisions(void)
 static bool check_stall(u64 now)
 {
 	if (fallback_active) {
-		if (counters.usersched_last_run_at <= fallback_since)
+		if (!elapsed(counters.usersched_last_run_at, fallback_since, 1))
 			return true;
 		fallback_active = false;
 		last_progress_ns = now;
@@ -566,7 +576,7 @@ static bool check_stall(u64 now)
 		last_progress_ns = now;
 		return false;
 	}
-	if (now - last_progress_ns < stall_timeout_ns)
+	if (!elapsed(now, last_progress_ns, stall_timeout_ns))
 		return false;
 	fallback_active = true;
 	fallback_since = now;
@@ -589,7 +599,7 @@ static void rescue_old_parked(u64 now)
 	u64 last = parked_scan_ns;
 	u32 i;
 
-	if (now - last < stall_timeout_ns / 2 || !scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PARKED))
+	if (!elapsed(now, last, stall_timeout_ns / 2) || !scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PARKED))
 		return;
 	if (!__sync_bool_compare_and_swap(&parked_scan_ns, last, now))
 		return;
@@ -603,7 +613,7 @@ static void rescue_old_parked(u64 now)
 		if (!p)
 			break;
 		tctx = task_ctx(p);
-		if (!tctx || now - tctx->parked_at < stall_timeout_ns)
+		if (!tctx || !elapsed(now, tctx->parked_at, stall_timeout_ns))
 			continue;
 		if (dsq_move(&it, p, GTHULHU_DSQ_SHARED, slice_of(tctx), fallback_vtime(p, tctx),
 			     true, 0)) {
@@ -627,7 +637,7 @@ static bool shared_starving(u64 now)
 		shared_served_ns = now;
 		return false;
 	}
-	return now - shared_served_ns > starvation_ns;
+	return elapsed(now, shared_served_ns, starvation_ns);
 }
 
 static bool consume_shared(u64 now)
@@ -777,7 +787,7 @@ static int heartbeat_fn(void *map, int *key, struct bpf_timer *timer)
 
 	counters.nr_queued = avail / (sizeof(struct queued_task) + 8);
 
-	if (avail && now - counters.usersched_last_run_at > heartbeat_ns) {
+	if (avail && elapsed(now, counters.usersched_last_run_at, heartbeat_ns)) {
 		wake_user_space();
 		count(&counters.nr_heartbeat_wakeups);
 	}
