@@ -26,17 +26,7 @@
 
 #include "sched/cpu_select.h"
 #include "topology/topology.h"
-
-static struct topology topo;
-
-static const char *fixture(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("GTHULHU_TOPO_FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/unit/fixtures/topology", name);
-	return path;
-}
+#include "topology_fixture.h"
 
 static void load_root(const char *root)
 {

@@ -20,18 +20,7 @@
 
 #include "topology/cpumask.h"
 #include "topology/topology.h"
-
-/* Too big for the stack; one load per test is cheap. */
-static struct topology topo;
-
-static const char *fixture(const char *name)
-{
-	static char path[512];
-	const char *dir = getenv("GTHULHU_TOPO_FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "tests/unit/fixtures/topology", name);
-	return path;
-}
+#include "topology_fixture.h"
 
 static void load_ok(const char *name)
 {
