@@ -35,7 +35,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 LINT_SRCS := $(filter-out src/bpf/vmlinux.h,$(sort $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h \
 	       tests/unit/*.c tests/unit/*.h bench/*.c tools/*.c)))
 
-.PHONY: all deps run test lint unit vm-test bench clean
+.PHONY: all deps run test lint unit cli-test vm-test bench clean
 all: $(BUILD)/gthulhu
 
 deps:
@@ -76,6 +76,9 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--inline-suppr --std=c11 -D__linux__ -Isrc $(filter %.c,$(filter-out src/bpf/%,$(LINT_SRCS)))
 
+cli-test: $(BUILD)/gthulhu
+	tests/cli/run.sh
+
 vm-test: deps $(BUILD)/gthulhu
 	tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL))
 
@@ -85,7 +88,7 @@ run: deps $(BUILD)/gthulhu
 test: deps
 	$(MAKE) lint
 	$(MAKE) unit
-	$(MAKE) $(BUILD)/gthulhu
+	$(MAKE) cli-test
 	$(MAKE) vm-test
 
 bench: deps $(BUILD)/gthulhu

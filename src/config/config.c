@@ -93,8 +93,8 @@ static const struct cfg_key config_keys[] = {
 	.min = 20,
 	.max = 10000,
 	.unit = "milliseconds",
-	.help = "When user space is silent this long while tasks wait, the BPF half "
-		"schedules them itself.",
+	.help = "Longest a task waits for a decision from user space: after this the BPF "
+		"half schedules it itself, and while user space stays silent, every task.",
     },
     {
 	.path = "stats.interval_s",
