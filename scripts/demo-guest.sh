@@ -1,22 +1,17 @@
 #!/bin/sh
 # The guest half of `make run` (see scripts/demo.sh): attach, load, watch, detach.
 B=/opt/gthulhu/bin
+. $B/guest-lib.sh
 LOG=/tmp/gthulhu.log
 seconds=$(cat $B/demo-seconds)
 
-field() { grep '"msg":"stats"' $LOG | tail -n 1 | grep -o "\"$1\":[0-9]*" | cut -d: -f2; }
+field() { stats_field $LOG "$1"; }
 
 echo "== kernel $(uname -r), $(nproc) CPUs; sched_ext state: $(cat /sys/kernel/sched_ext/state)"
 # Two-second stats for the demo, whatever the example config says.
 grep -v '^stats:' $B/gthulhu.yaml | grep -v '^  interval_s:' >/tmp/demo.yaml
 printf 'stats:\n  interval_s: 2\n' >>/tmp/demo.yaml
-$B/gthulhu --config /tmp/demo.yaml >$LOG 2>&1 &
-GPID=$!
-i=0
-while [ "$(cat /sys/kernel/sched_ext/state)" != enabled ] && [ $i -lt 100 ]; do
-	sleep 0.2
-	i=$((i + 1))
-done
+start_gthulhu /tmp/demo.yaml $LOG
 echo "== Gthulhu attached: state=$(cat /sys/kernel/sched_ext/state) ops=$(cat /sys/kernel/sched_ext/root/ops)"
 grep '"msg":"attached"' $LOG
 

@@ -41,7 +41,7 @@ for k in "${kernels[@]}"; do
 	echo "=== VM suite on kernel '$name' ($image)"
 	rc=0
 	tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-suite.sh --timeout 1200 \
-		--log "$log" build/gthulhu || rc=$?
+		--log "$log" build/gthulhu tests/vm/guest-lib.sh || rc=$?
 	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
 	if [ -z "$line" ]; then
 		echo "=== kernel '$name': the suite did not finish (vm-run rc=$rc); see $log"

@@ -1,0 +1,36 @@
+#!/bin/sh
+# Helpers shared by the scripts that run inside a test VM (the suite, the demo, the
+# bench): vm-run.sh copies this file to /opt/gthulhu/bin, and they source it.
+# POSIX sh (busybox ash).
+
+GTHULHU=/opt/gthulhu/bin/gthulhu
+
+sched_ext_state() { cat /sys/kernel/sched_ext/state 2>/dev/null; }
+is_state() { [ "$(sched_ext_state)" = "$1" ]; }
+
+# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds.
+wait_for() {
+	_n=$(($1 * 5))
+	shift
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.2
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
+# start_gthulhu CONFIG LOG: start the daemon in the background (pid in GPID) and wait
+# until the kernel reports it attached.
+start_gthulhu() {
+	: >"$2"
+	"$GTHULHU" --config "$1" >>"$2" 2>&1 &
+	GPID=$!
+	wait_for 30 is_state enabled
+}
+
+# stats_field LOG NAME: the newest value of NAME in the daemon's stats records (0 if none).
+stats_field() {
+	_v=$(grep '"msg":"stats"' "$1" | tail -n 1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2)
+	echo "${_v:-0}"
+}
