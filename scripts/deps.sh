@@ -223,7 +223,7 @@ kernel-build)
 	install_pkgs "${KBUILD_PKGS[@]}"
 	;;
 -h | --help)
-	sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0"
 	exit 0
 	;;
 *) die "unknown argument '$what' (expected: all, kernel-build)" ;;

@@ -27,7 +27,7 @@ VMLINUX_H="$GTHULHU_REPO/src/bpf/vmlinux.h"
 LOG_DIR="$GTHULHU_CACHE/logs"
 
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0" >&2
 	exit 2
 }
 

@@ -15,13 +15,15 @@
 # debugfs, tracefs and cgroup2 are mounted, GTHULHU_VM=1; the script runs with sh.
 # Exit status: the guest script's, 124 on timeout, 125 if the guest never reported
 # (kernel panic, bad image...), 2 on usage errors. Console output goes to stdout.
+# env: GTHULHU_QEMU_ACCEL (default tcg,thread=single; see below), GTHULHU_QEMU (binary),
+#      GTHULHU_QEMU_EXTRA (extra QEMU arguments), GTHULHU_BUSYBOX, TMPDIR.
 set -euo pipefail
 GTHULHU_PROG=vm-run.sh
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 usage() {
-	sed -n '6,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+	awk 'NR > 1 && /^#/ {sub(/^# ?/, ""); print; next} NR > 1 {exit}' "$0" >&2
 	exit 2
 }
 
@@ -150,8 +152,15 @@ initrd="$work/initramfs.cpio"
 log="${logfile:-$work/console.log}"
 mkdir -p "$(dirname "$log")"
 : >"$log"
-cmdline="console=ttyS0 quiet panic=-1${extra_append:+ $extra_append}"
-accel=${GTHULHU_QEMU_ACCEL:-tcg}
+# no_timer_check: a busy host makes the emulated PIT look broken to the kernel's
+# boot-time timer check ("MP-BIOS bug: 8254 timer not connected").
+cmdline="console=ttyS0 quiet panic=-1 no_timer_check${extra_append:+ $extra_append}"
+# One host thread for all vCPUs: with multi-threaded TCG (QEMU 7.2 and 10.0 alike)
+# a vCPU can execute a stale int3 while another CPU patches kernel text (static
+# keys: sched_ext attach/detach, tracepoints), and the guest dies with
+# "Oops: int3". Single-threaded TCG cannot race that way. GTHULHU_QEMU_ACCEL=tcg
+# restores multi-threaded TCG (faster with several vCPUs, but expect such crashes).
+accel=${GTHULHU_QEMU_ACCEL:-tcg,thread=single}
 qemu=${GTHULHU_QEMU:-qemu-system-x86_64}
 log "booting $(basename "$kernel") (smp=$smp mem=$mem timeout=${timeout_s}s, initramfs $(($(stat -c %s "$initrd") / 1024)) KiB)"
 start=$(date +%s.%N)
@@ -172,17 +181,19 @@ trap - INT TERM HUP
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
 
 marker=$(tr -d '\r' <"$log" | grep -aoE 'GTHULHU_VM_RESULT rc=[0-9]+' | tail -n1 || true)
-if ((qrc == 124 || qrc == 137)) && [[ -z $marker ]]; then
-	log "timed out after $timeout_s s (QEMU killed); console log: $log"
-	((keep)) && log "work dir kept: $work"
-	exit 124
-fi
+where="console log: $log"
+((keep)) || [[ -n $logfile ]] || where="use --log FILE to keep the console log"
 if [[ -z $marker ]]; then
+	if ((qrc == 124 || qrc == 137)); then
+		log "timed out after $timeout_s s (QEMU killed); last 40 console lines:"
+		tr -d '\r' <"$log" | tail -n 40 >&2
+		log "timed out after $timeout_s s; $where"
+		exit 124
+	fi
 	log "no GTHULHU_VM_RESULT line from the guest (QEMU exit $qrc, ${elapsed} s): kernel panic or boot failure?"
 	log "last 40 console lines:"
 	tr -d '\r' <"$log" | tail -n 40 >&2
-	[[ -n $logfile ]] || log "(temporary console log removed; use --log FILE to keep it)"
-	((keep)) && log "work dir kept: $work"
+	log "no result from the guest; $where"
 	exit 125
 fi
 rc=${marker##*=}
