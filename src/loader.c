@@ -224,6 +224,22 @@ static const char *exit_kind_name(int kind)
 	}
 }
 
+/* The kernel's dump of every CPU and task, one record per line: it far exceeds one line. */
+static void log_exit_dump(const char *dump, enum log_level level)
+{
+	const char *line = dump, *end = dump + strnlen(dump, GTHULHU_EXIT_DUMP_LEN);
+
+	while (line < end) {
+		const char *nl = memchr(line, '\n', (size_t)(end - line));
+		size_t len = nl ? (size_t)(nl - line) : (size_t)(end - line);
+		struct log_rec *r = log_begin(level, "exit dump");
+
+		log_strn(r, "line", line, len);
+		log_end(r);
+		line += len + 1;
+	}
+}
+
 void loader_log_exit(const struct loader *ld)
 {
 	const struct gthulhu_exit_info *ei = &ld->skel->bss->exit_info;
@@ -238,9 +254,5 @@ void loader_log_exit(const struct loader *ld)
 	log_str(r, "reason", ei->reason);
 	log_str(r, "message", ei->msg);
 	log_end(r);
-	if (ld->skel->bss->exit_dump[0]) {
-		r = log_begin(restart ? LOG_DEBUG : LOG_INFO, "exit dump");
-		log_str(r, "dump", ld->skel->bss->exit_dump);
-		log_end(r);
-	}
+	log_exit_dump(ld->skel->bss->exit_dump, restart ? LOG_DEBUG : LOG_INFO);
 }

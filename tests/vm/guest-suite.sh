@@ -79,6 +79,21 @@ fi
 next_stats
 user_before=$(counter nr_user_dispatches)
 
+# SIGHUP: a bad file is rejected and changes nothing; a good one is applied.
+cp /tmp/gthulhu.yaml /tmp/gthulhu.good.yaml
+printf 'debug: maybe\n' >/tmp/gthulhu.yaml
+kill -HUP "$GPID"
+if wait_for 10 log_has "reload rejected" && grep -q 'gthulhu.yaml:1: debug' "$LOG" &&
+	kill -0 "$GPID" && is_state enabled; then
+	ok "SIGHUP with a bad file: rejected (key and line named), still attached"
+else
+	not_ok "SIGHUP with a bad file" "$(tail -n 3 $LOG)"
+fi
+cp /tmp/gthulhu.good.yaml /tmp/gthulhu.yaml
+kill -HUP "$GPID"
+wait_for 10 log_has "configuration reloaded" && is_state enabled &&
+	ok "SIGHUP with a good file: reloaded" || not_ok "SIGHUP with a good file" "$(tail -n 3 $LOG)"
+
 # The one binary took this kernel's kfunc path: 6.12's names, 6.13+'s, or 6.19+'s ___v2.
 major=${KVER%%.*}
 minor=${KVER#*.}
