@@ -148,7 +148,7 @@ cached_libbpf_dsc() {
 		ok=1
 		while read -r f; do
 			[[ -f $LIBBPF_SRC_CACHE/$f ]] || ok=0
-		done < <(awk '/^Files:/ {on=1; next} /^[^ ]/ {on=0} on {print $3}' "$d")
+		done < <(awk '/^Files:/ {on=1; next} /^[^ ]/ || NF < 3 {on=0} on {print $3}' "$d")
 		((ok)) || continue
 		if [[ -z $bestv ]] || dpkg --compare-versions "$v" gt "$bestv"; then
 			best=$d bestv=$v

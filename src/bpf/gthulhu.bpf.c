@@ -673,11 +673,18 @@ void BPF_STRUCT_OPS(gthulhu_dispatch, s32 cpu, struct task_struct *prev)
 	if (consume_shared(now))
 		return;
 
-	/* Nothing else waits anywhere: let the running task keep its CPU. */
-	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && !is_scheduler_thread(prev) &&
-	    !has_waiting_work()) {
-		prev->scx.slice = slice_of(task_ctx(prev));
-		count(&counters.nr_slice_refills);
+	/*
+	 * Nothing to serve here. If nothing waits anywhere, the running task keeps its CPU
+	 * for a full slice; if tasks wait for decisions from user space, for a short one, so
+	 * the CPU stays busy until they arrive (never zero: newer kernels warn about that).
+	 */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+		if (has_waiting_work()) {
+			prev->scx.slice = slice_min_ns;
+		} else {
+			prev->scx.slice = slice_of(task_ctx(prev));
+			count(&counters.nr_slice_refills);
+		}
 	}
 }
 
