@@ -50,29 +50,21 @@ static bool kernel_enum_value(const struct btf *btf, const char *type, const cha
 	const struct btf_type *t;
 	int i;
 
-	if (id < 0) {
+	if (id < 0)
 		id = btf__find_by_name_kind(btf, type, BTF_KIND_ENUM64);
-		if (id < 0)
-			return false;
-		t = btf__type_by_id(btf, id);
-		for (i = 0; i < btf_vlen(t); i++) {
-			const struct btf_enum64 *e = btf_enum64(t) + i;
-
-			if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
-				*out = btf_enum64_value(e);
-				return true;
-			}
-		}
+	if (id < 0)
 		return false;
-	}
 	t = btf__type_by_id(btf, id);
 	for (i = 0; i < btf_vlen(t); i++) {
-		const struct btf_enum *e = btf_enum(t) + i;
+		/* scx_ops_flags is a 32-bit enum in 6.12's BTF and a 64-bit one in 7.x's. */
+		__u32 name_off =
+		    btf_is_enum64(t) ? btf_enum64(t)[i].name_off : btf_enum(t)[i].name_off;
 
-		if (!strcmp(btf__name_by_offset(btf, e->name_off), name)) {
-			*out = (unsigned int)e->val;
-			return true;
-		}
+		if (strcmp(btf__name_by_offset(btf, name_off), name))
+			continue;
+		*out = btf_is_enum64(t) ? btf_enum64_value(&btf_enum64(t)[i])
+					: (unsigned int)btf_enum(t)[i].val;
+		return true;
 	}
 	return false;
 }

@@ -33,7 +33,7 @@ next_stats() {
 utime() { awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 last_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
 kernel_log_clean() {
-	! dmesg | grep -E "BUG:|WARNING:|Oops|runnable task stall|Call Trace|detected stalls|kthread starved|hung_task|blocked for more than|zero slice" >/tmp/dmesg.bad
+	! dmesg | grep -E "BUG:|WARNING:|Oops|runnable task stall|Call Trace|detected stalls|kthread starved|hung_task|blocked for more than" >/tmp/dmesg.bad
 }
 spin() { sh -c 'while :; do :; done' & }
 
