@@ -109,7 +109,7 @@ for tool in stress-ng hackbench cyclictest taskset bpftool; do
 	if [[ -n $path ]]; then
 		copy_file "$path"
 	elif [[ $tool != bpftool ]]; then
-		warn "$tool not installed on the host; the guest will not have it (run scripts/deps.sh)"
+		die "$tool is not installed on the host but the guest needs it: run scripts/deps.sh"
 	fi
 done
 for f in "${files[@]}"; do copy_file "$f"; done
