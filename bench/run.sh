@@ -28,5 +28,5 @@ kernel=${BENCH_KERNEL:-debian}
 [ -f "$kernel" ] || kernel=$(scripts/kernel.sh "$kernel" | tail -n 1)
 tests/vm/vm-run.sh --kernel "$kernel" --guest bench/guest-bench.sh --timeout 3600 \
 	--log build/bench/console.log build/gthulhu tests/vm/guest-lib.sh "$tmp/bench-reps" >/dev/null
-sed -n '/^BENCH/,$p' build/bench/console.log | grep -a '^BENCH' | sed 's/^BENCH //' |
+grep -ao 'BENCH .*' build/bench/console.log | tr -d '\r' | sed 's/^BENCH //' |
 	tee build/bench/last.txt
