@@ -28,17 +28,25 @@ bool loader_kernel_has_sched_ext(void)
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[LOG_LINE_MAX / 2];
+	static char text[64 * 1024]; /* a verifier log; libbpf calls this from one thread */
 	enum log_level lvl = level == LIBBPF_WARN ? LOG_WARN : LOG_DEBUG;
-	struct log_rec *r;
+	char *line, *next;
 
 	if (!log_enabled(lvl))
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	line[strcspn(line, "\n")] = '\0';
-	r = log_begin(lvl, "libbpf");
-	log_str(r, "detail", line);
-	log_end(r);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	/* One record per line: a verifier log arrives as one multi-line message. */
+	for (line = text; *line; line = next) {
+		size_t len = strcspn(line, "\n");
+		struct log_rec *r;
+
+		next = line + len + (line[len] == '\n');
+		if (!len)
+			continue;
+		r = log_begin(lvl, "libbpf");
+		log_strn(r, "detail", line, len < LOG_LINE_MAX / 2 ? len : LOG_LINE_MAX / 2);
+		log_end(r);
+	}
 	return 0;
 }
 

@@ -97,6 +97,12 @@ static u64 enq_head_flag(void)
 	return bpf_core_enum_value(enum scx_enq_flags, SCX_ENQ_HEAD);
 }
 
+/* Set on tasks handed back by scx_bpf_reenqueue_local() (a higher class took the CPU). */
+static u64 enq_reenq_flag(void)
+{
+	return bpf_core_enum_value(enum scx_enq_flags, SCX_ENQ_REENQ);
+}
+
 static struct cpu_ctx *cpu_ctx(s32 cpu)
 {
 	u32 key = cpu;
@@ -227,9 +233,17 @@ static bool is_migration_disabled(const struct task_struct *p)
 
 static struct gthulhu_cpu_state *cpu_state_of(s32 cpu)
 {
-	if (cpu < 0 || cpu >= GTHULHU_MAX_CPUS)
+	u32 idx = cpu;
+
+	if (idx >= GTHULHU_MAX_CPUS)
 		return NULL;
-	return &cpu_state[cpu];
+	/*
+	 * The mask is what the verifier trusts: clang may compute the address on a register
+	 * whose bounds the verifier no longer links to the check above. The empty asm hides
+	 * the check from clang, so it cannot drop the mask as redundant.
+	 */
+	asm volatile("" : "+r"(idx));
+	return &cpu_state[idx & (GTHULHU_MAX_CPUS - 1)];
 }
 
 static u64 slice_of(const struct task_ctx *tctx)
@@ -339,6 +353,49 @@ static bool queue_to_user(struct task_struct *p, struct task_ctx *tctx, u64 enq_
 	return true;
 }
 
+/* Another CPU @p may use, idle if there is one; -1 when it may only run here. */
+static s32 other_cpu_for(const struct task_struct *p, s32 here)
+{
+	s32 cpu;
+
+	if (p->nr_cpus_allowed < 2 || is_migration_disabled(p))
+		return -1;
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0)
+		return cpu;
+	bpf_for(cpu, 0, nr_cpu_ids)
+	{
+		if (cpu != here && bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			return cpu;
+	}
+	return -1;
+}
+
+/*
+ * Dispatch @p straight to a CPU, without user space. A task handed back because an RT or
+ * deadline task took this CPU (cpu_release) must not simply queue here again: it would
+ * wait for the moments the RT task leaves, be handed back at the next takeover, and after
+ * 256 rounds the kernel ends the scheduler ("reenqueue limit" on 7.x). So it moves to
+ * another CPU if it may, and otherwise goes first here.
+ */
+static void insert_direct(struct task_struct *p, u64 slice, u64 enq_flags)
+{
+	s32 here = scx_bpf_task_cpu(p), cpu;
+
+	if (enq_flags & enq_reenq_flag()) {
+		cpu = other_cpu_for(p, here);
+		if (cpu >= 0 && cpu != here) {
+			dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice, enq_flags);
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+			count(&counters.nr_kernel_dispatches);
+			return;
+		}
+		enq_flags |= enq_head_flag();
+	}
+	dsq_insert(p, SCX_DSQ_LOCAL, slice, enq_flags);
+	count(&counters.nr_kernel_dispatches);
+}
+
 void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
@@ -347,6 +404,10 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 		/* The loop thread preempts whatever runs: every other task waits for it. */
 		struct cpu_ctx *cctx = cpu_ctx(scx_bpf_task_cpu(p));
 
+		if (enq_flags & enq_reenq_flag()) {
+			insert_direct(p, slice_max_ns, enq_flags);
+			return;
+		}
 		if (cctx)
 			cctx->preempted_pid = cctx->running_pid;
 		dsq_insert(p, SCX_DSQ_LOCAL, slice_max_ns, enq_flags | SCX_ENQ_PREEMPT);
@@ -354,8 +415,7 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	if (is_scheduler_thread(p)) {
-		dsq_insert(p, SCX_DSQ_LOCAL, slice_max_ns, enq_flags);
-		count(&counters.nr_kernel_dispatches);
+		insert_direct(p, slice_max_ns, enq_flags);
 		return;
 	}
 	if (!(enq_flags & SCX_ENQ_WAKEUP)) {
@@ -369,15 +429,13 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 		}
 	}
 	if (is_critical_kthread(p) || is_migration_disabled(p)) {
-		dsq_insert(p, SCX_DSQ_LOCAL, slice_max_ns, enq_flags);
-		count(&counters.nr_kernel_dispatches);
+		insert_direct(p, slice_max_ns, enq_flags);
 		return;
 	}
 
 	tctx = task_ctx(p);
 	if (!tctx) {
-		dsq_insert(p, SCX_DSQ_LOCAL, slice_max_ns, enq_flags);
-		count(&counters.nr_kernel_dispatches);
+		insert_direct(p, slice_max_ns, enq_flags);
 		return;
 	}
 
@@ -706,6 +764,8 @@ void BPF_STRUCT_OPS(gthulhu_running, struct task_struct *p)
 
 	if (cctx)
 		cctx->running_pid = p->pid;
+	if (st)
+		st->nr_started++;
 	if (p->pid == usersched_pid) {
 		counters.usersched_last_run_at = now;
 		return;

@@ -15,7 +15,7 @@
 #include <linux/types.h>
 #endif
 
-#define GTHULHU_MAX_CPUS      1024
+#define GTHULHU_MAX_CPUS      1024 /* a power of two: BPF masks indexes with it */
 #define GTHULHU_CPUMASK_WORDS (GTHULHU_MAX_CPUS / 64)
 #define GTHULHU_COMM_LEN      16
 /* Records each ring holds; the ring sizes below fit this many with their headers. */
@@ -122,6 +122,7 @@ struct gthulhu_cpu_state {
 	__u8 idle;	 /* the CPU has nothing to run */
 	__u8 prio_level; /* level of the priority task running there, 0 if none */
 	__u8 pad[6];
+	__u64 nr_started; /* tasks that started running here (only this CPU writes it) */
 };
 
 #define GTHULHU_EXIT_REASON_LEN 128
