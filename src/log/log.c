@@ -477,3 +477,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	log_end(r);
 	errno = saved_errno;
 }
+
+void err_printf(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+}

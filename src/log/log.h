@@ -76,6 +76,12 @@ void log_end(struct log_rec *r);
 /* A record with a printf-formatted message and no fields. errno is preserved. */
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/*
+ * Format a message into a caller's error buffer (@err may be NULL or @len 0: nothing is
+ * written). For functions that report "what is wrong" to a caller rather than to the log.
+ */
+void err_printf(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Records lost: nested log_begin(), or write(2) failed (e.g. EAGAIN, EPIPE). */
 uint64_t log_dropped(void);
 

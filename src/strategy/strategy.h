@@ -2,9 +2,10 @@
 /*
  * Strategies: which tasks an operator singles out, and what they get.
  *
- * A rule matches tasks (by process, thread or command regex) and gives them an effect
- * (a priority level and/or their own time slice). Rules come from the config file today;
- * the REST API and Kubernetes add more sources later, all producing the same rules.
+ * A rule matches tasks (by process, thread, command regex, cgroup, or Kubernetes pod
+ * labels and namespaces) and gives them an effect (a priority level and/or their own
+ * time slice). Rules come from the config file, the REST API (kept by the strategy
+ * store, store.h) and Kubernetes; all produce the same struct and pass the same checks.
  *
  * The scheduling loop never evaluates rules itself (regex matching allocates and is slow).
  * A resolver thread matches rules against /proc and publishes an immutable snapshot, a
@@ -28,28 +29,93 @@
 #define STRATEGY_PRIO_NONE 0
 #define STRATEGY_PRIO_MAX  20
 
-#define STRATEGY_REGEX_MAX 256
-#define STRATEGY_MAX_RULES 256
+/*
+ * Time slices anywhere (scheduler.slice_ns_*, a strategy's execution_time): below the
+ * minimum, dispatch overhead dominates; above the maximum, a task could hog a CPU.
+ */
+#define SLICE_NS_LOW  10000ULL
+#define SLICE_NS_HIGH 1000000000ULL /* 1 s */
+
+/* Largest pid or tid (the kernel's PID_MAX_LIMIT on 64-bit). */
+#define STRATEGY_PID_MAX 4194304
+
+/* Bounds on one strategy: every source (config file, API, Kubernetes) obeys the same. */
+#define STRATEGY_MAX_RULES	 256 /* all sources together */
+#define STRATEGY_ID_MAX		 64  /* bytes incl. NUL: [A-Za-z0-9._-], 1..63 */
+#define STRATEGY_REGEX_MAX	 256 /* bytes incl. NUL */
+#define STRATEGY_CGROUP_MAX	 512 /* bytes incl. NUL: an absolute cgroup v2 path prefix */
+#define STRATEGY_SELECTORS_MAX	 8
+#define STRATEGY_LABEL_KEY_MAX	 320 /* Kubernetes: 253 prefix + '/' + 63 name, + NUL */
+#define STRATEGY_LABEL_VALUE_MAX 64  /* Kubernetes: 63 + NUL */
+#define STRATEGY_NAMESPACES_MAX	 8
+#define STRATEGY_NAMESPACE_MAX	 64 /* Kubernetes: 63 + NUL */
+
+/* Where a strategy came from: config-file ones are replaced on reload, API ones persist. */
+enum strategy_source {
+	STRATEGY_SRC_CONFIG = 0,
+	STRATEGY_SRC_API = 1,
+	STRATEGY_SRC_CLUSTER = 2, /* a Kubernetes SchedulingStrategy object */
+};
 
 struct strategy_effect {
 	uint32_t priority;	    /* 0 .. STRATEGY_PRIO_MAX */
+	uint32_t rule;		    /* index of the winning rule in its snapshot, for counters */
 	uint64_t execution_time_ns; /* the task's own time slice; 0 = the default */
 };
 
+struct strategy_selector {
+	char key[STRATEGY_LABEL_KEY_MAX];
+	char value[STRATEGY_LABEL_VALUE_MAX];
+};
+
+/*
+ * A rule matches a thread when every matcher it sets matches (unset matchers match
+ * anything); at least one matcher must be set.
+ */
 struct strategy_rule {
+	char id[STRATEGY_ID_MAX]; /* unique across sources; config rules get "config-N" */
+	enum strategy_source source;
 	int32_t pid;				/* a whole process (all threads); 0 = any */
 	int32_t tid;				/* one thread; 0 = any */
-	char command_regex[STRATEGY_REGEX_MAX]; /* POSIX ERE on comm; "" = any */
+	char command_regex[STRATEGY_REGEX_MAX]; /* POSIX ERE; "" = any */
+	bool match_cmdline;			/* the regex sees the full command line, not comm */
+	char
+	    cgroup[STRATEGY_CGROUP_MAX]; /* cgroup v2 path prefix, e.g. "/system.slice"; "" = any */
+	/* Kubernetes pod labels (all must match) and namespaces (any may match). */
+	struct strategy_selector selectors[STRATEGY_SELECTORS_MAX];
+	uint32_t nr_selectors;
+	char namespaces[STRATEGY_NAMESPACES_MAX][STRATEGY_NAMESPACE_MAX];
+	uint32_t nr_namespaces;
 	struct strategy_effect effect;
-	int line; /* where it was defined, for messages */
+	int line; /* config file line it was defined on, 0 for other sources */
 };
+
+/* True when the rule needs the process table (regex, cgroup or pod matchers). */
+bool strategy_rule_needs_scan(const struct strategy_rule *rule);
+/* True when the rule names Kubernetes pods (selectors or namespaces). */
+bool strategy_rule_needs_pods(const struct strategy_rule *rule);
+
+/*
+ * Check one rule against the bounds above: id charset, at least one matcher and one
+ * effect, ranges, string lengths, and the regex: it must compile (REG_EXTENDED) and stay
+ * simple enough to match in bounded time (no back-references, bounded repetition
+ * counts, limited nesting). Every source calls this, so a rule means the same wherever
+ * it was written. 0, or -1 with "<field>: <what is wrong>" in @err.
+ */
+int strategy_rule_validate(const struct strategy_rule *rule, char *err, size_t errlen);
+/* The regex part of the above, for parsers that check fields one by one. */
+int strategy_regex_check(const char *regex, char *err, size_t errlen);
+/* The id part: 1..63 bytes of [A-Za-z0-9._-]. */
+bool strategy_id_valid(const char *id);
 
 struct strategy_snapshot;
 
 /*
  * Several rules may match one thread; the most specific wins: a rule naming the thread
- * (tid) beats one naming its process (pid), which beats a command regex alone; a rule
- * with more matchers beats one with fewer; among equals, the earlier rule wins.
+ * (tid) beats one naming its process (pid), which beats the rest (regex, cgroup, pod);
+ * then a rule with more matchers beats one with fewer; among equals, the earlier rule
+ * (in the store's order: config file, then API, then cluster) wins. The score is
+ * tid 8 + pid 4 + 1 each for regex, cgroup and pod matchers.
  */
 int strategy_rule_specificity(const struct strategy_rule *rule);
 
@@ -68,14 +134,51 @@ size_t strategy_snapshot_entries(const struct strategy_snapshot *snap);
 bool strategy_lookup(const struct strategy_snapshot *snap, int32_t tid, int32_t tgid,
 		     struct strategy_effect *out);
 
+/* Count one decision made under @effect (the scheduling loop calls it; lock-free). */
+void strategy_snapshot_count(const struct strategy_snapshot *snap,
+			     const struct strategy_effect *effect);
+
+/* Carry decision counts over from @old for rules with the same id (resolver use). */
+void strategy_snapshot_inherit_counts(struct strategy_snapshot *snap,
+				      const struct strategy_snapshot *old);
+/* Per-rule figures of @snap, in rule order (at most @max); returns how many. */
+struct strategy_rule_stats;
+size_t strategy_snapshot_rule_stats(const struct strategy_snapshot *snap,
+				    struct strategy_rule_stats *out, size_t max);
+
 /*
- * The resolver: a thread that rebuilds the snapshot every @interval_ms (only while some
- * rule needs /proc) and publishes it with RCU. The scheduling loop registers as a QSBR
- * reader (liburcu) and reads strategy_current() without locks.
+ * The resolver: a thread that owns the published snapshot. It rebuilds it at once when
+ * the rules change (strategy_resolver_set_rules) and every @interval_ms while some rule
+ * needs the process table, and publishes it with RCU. The scheduling loop registers as a
+ * QSBR reader (liburcu) and reads strategy_current() without locks. The other functions
+ * may block briefly (a mutex, a grace period) and are for every thread but the loop's.
  */
 int strategy_resolver_start(const struct strategy_rule *rules, size_t n, const char *proc_root,
 			    unsigned int interval_ms);
+/* Replace the rules; the new snapshot is published before this returns. 0 or -errno. */
+int strategy_resolver_set_rules(const struct strategy_rule *rules, size_t n);
 void strategy_resolver_stop(void);
 const struct strategy_snapshot *strategy_current(void);
+
+/* What one rule does now, for the API: threads it covers and decisions made under it. */
+struct strategy_rule_stats {
+	char id[STRATEGY_ID_MAX];
+	uint64_t threads;   /* threads this rule covers (a pid rule: its process's threads) */
+	uint64_t decisions; /* decisions made under it since the rule was set */
+};
+/* Fill @out for the current rules (at most @max); returns how many were written. */
+size_t strategy_resolver_stats(struct strategy_rule_stats *out, size_t max);
+
+/* One process a rule covers now (the original's GET /api/v1/scheduling/strategies). */
+struct strategy_pid {
+	uint32_t rule; /* index in the rules the snapshot was built from */
+	int32_t pid;   /* the process (tgid); a tid rule gives its thread id */
+	struct strategy_effect effect;
+};
+/* Every (rule, process) pair of @snap, sorted by rule then pid, at most @max. */
+size_t strategy_snapshot_pids(const struct strategy_snapshot *snap, struct strategy_pid *out,
+			      size_t max);
+/* The same for the published snapshot. */
+size_t strategy_resolver_pids(struct strategy_pid *out, size_t max);
 
 #endif /* GTHULHU_STRATEGY_H */
