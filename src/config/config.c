@@ -19,17 +19,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "config/config.h"
 
-#define SLICE_NS_LOW   10000ULL	     /* below this, dispatch overhead dominates */
-#define SLICE_NS_HIGH  1000000000ULL /* 1 s */
-#define PID_MAX_LIMIT_ 4194304	     /* the kernel's PID_MAX_LIMIT on 64-bit */
-#define FILE_MAX       (1 << 20)     /* a config file is a few KiB; refuse surprises */
-#define PATH_MAX_      160	     /* longest key path we print */
+#define FILE_MAX  (1 << 20) /* a config file is a few KiB; refuse surprises */
+#define PATH_MAX_ 160	    /* longest key path we print */
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -37,10 +36,14 @@ enum key_type {
 	KT_U64,
 	KT_U32,
 	KT_BOOL,
-	KT_ID,	  /* int32_t pid or tid, > 0 */
-	KT_REGEX, /* char[STRATEGY_REGEX_MAX], checked with regcomp() */
-	KT_PRIO,  /* uint32_t level: true, false or 0..STRATEGY_PRIO_MAX */
-	KT_RULES, /* the strategies list (rule_keys[] describes an entry) */
+	KT_ID,	       /* int32_t pid or tid, > 0 */
+	KT_REGEX,      /* char[STRATEGY_REGEX_MAX], checked with regcomp() */
+	KT_PRIO,       /* uint32_t level: true, false or 0..STRATEGY_PRIO_MAX */
+	KT_RULES,      /* the strategies list (rule_keys[] describes an entry) */
+	KT_STRING,     /* char[max + 1]; min = shortest allowed length */
+	KT_CGROUP,     /* char[STRATEGY_CGROUP_MAX], an absolute cgroup path prefix */
+	KT_SELECTORS,  /* a strategy's pod label selectors: a list of {key, value} */
+	KT_NAMESPACES, /* a strategy's namespaces: a list of names */
 };
 
 struct cfg_key {
@@ -48,6 +51,7 @@ struct cfg_key {
 	enum key_type type;
 	size_t offset;	   /* of the field in the table's struct */
 	uint64_t def;	   /* default; 0 for strings and lists */
+	const char *sdef;  /* KT_STRING default */
 	uint64_t min, max; /* inclusive range; for KT_REGEX, the length in bytes */
 	bool zero_ok;	   /* 0 is also accepted (it means "use the default") */
 	const char *unit;  /* for config_explain() */
@@ -107,6 +111,67 @@ static const struct cfg_key config_keys[] = {
 	.help = "A stats log record every this many seconds; 0 turns them off.",
     },
     {
+	.path = "api.enabled",
+	.type = KT_BOOL,
+	.offset = CFG(api_enabled, bool),
+	.def = true,
+	.help = "Serve the REST API (gthulhuctl talks to it) on api.socket, and on api.listen "
+		"when set.",
+    },
+    {
+	.path = "api.socket",
+	.type = KT_STRING,
+	.offset = CFG(api_socket, char[108]),
+	.sdef = "/run/gthulhu/api.sock",
+	.min = 0,
+	.max = 107,
+	.note = "an absolute path; \"\" = no unix socket",
+	.help = "Unix socket of the REST API, mode 0600: only root can use it, no token "
+		"needed.",
+    },
+    {
+	.path = "api.listen",
+	.type = KT_STRING,
+	.offset = CFG(api_listen, char[128]),
+	.sdef = "",
+	.min = 0,
+	.max = 127,
+	.note = "HOST:PORT, e.g. 127.0.0.1:8080 or [::1]:8080; \"\" = none",
+	.help = "Also serve the REST API over TCP at this address. Every request but GET "
+		"/health then needs \"Authorization: Bearer <token>\" with the token from "
+		"api.token_file.",
+    },
+    {
+	.path = "api.token_file",
+	.type = KT_STRING,
+	.offset = CFG(api_token_file, char[256]),
+	.sdef = "",
+	.min = 0,
+	.max = 255,
+	.note = "required with api.listen unless api.loopback_no_auth",
+	.help = "File holding the bearer token for the TCP listener (mode 0600 or stricter; "
+		"read once at start).",
+    },
+    {
+	.path = "api.loopback_no_auth",
+	.type = KT_BOOL,
+	.offset = CFG(api_loopback_no_auth, bool),
+	.def = false,
+	.help = "Serve TCP without a token. Allowed only when api.listen is a loopback "
+		"address (127.0.0.0/8 or [::1]).",
+    },
+    {
+	.path = "api.state_file",
+	.type = KT_STRING,
+	.offset = CFG(api_state_file, char[256]),
+	.sdef = "/var/lib/gthulhu/strategies.json",
+	.min = 0,
+	.max = 255,
+	.note = "an absolute path; \"\" = API strategies are not kept",
+	.help = "Where strategies made through the API are kept (written atomically) and "
+		"reloaded from at start.",
+    },
+    {
 	.path = "debug",
 	.type = KT_BOOL,
 	.offset = CFG(debug, bool),
@@ -134,8 +199,11 @@ static const struct cfg_key config_keys[] = {
 	.type = KT_RULES,
 	.offset = CFG(rules, struct strategy_rule[STRATEGY_MAX_RULES]),
 	.max = STRATEGY_MAX_RULES,
-	.help = "Static strategy table. Each entry needs at least one matcher (pid, tid, "
-		"command_regex) and one effect (priority above 0, execution_time).",
+	.help = "Strategies from this file (more come from the API). Each entry needs at "
+		"least one matcher (pid, tid, command_regex, cgroup, selectors, namespaces; all "
+		"it sets must match) and one effect (priority above 0, execution_time). When "
+		"several match a thread, the most specific wins (tid > pid > the others), "
+		"then the earliest; this file's entries come before the API's.",
     },
 };
 
@@ -145,7 +213,7 @@ static const struct cfg_key rule_keys[] = {
 	.type = KT_ID,
 	.offset = RULE(pid, int32_t),
 	.min = 1,
-	.max = PID_MAX_LIMIT_,
+	.max = STRATEGY_PID_MAX,
 	.help = "Matcher: a whole process (all its threads).",
     },
     {
@@ -153,7 +221,7 @@ static const struct cfg_key rule_keys[] = {
 	.type = KT_ID,
 	.offset = RULE(tid, int32_t),
 	.min = 1,
-	.max = PID_MAX_LIMIT_,
+	.max = STRATEGY_PID_MAX,
 	.help = "Matcher: one thread.",
     },
     {
@@ -163,7 +231,41 @@ static const struct cfg_key rule_keys[] = {
 	.min = 1,
 	.max = STRATEGY_REGEX_MAX - 1,
 	.help = "Matcher: tasks whose command name (comm) matches this POSIX extended "
-		"regular expression.",
+		"regular expression (no back-references, repetition counts up to 255).",
+    },
+    {
+	.path = "match_cmdline",
+	.type = KT_BOOL,
+	.offset = RULE(match_cmdline, bool),
+	.def = false,
+	.help = "command_regex sees the full command line (arguments joined by spaces) "
+		"instead of comm.",
+    },
+    {
+	.path = "cgroup",
+	.type = KT_CGROUP,
+	.offset = RULE(cgroup, char[STRATEGY_CGROUP_MAX]),
+	.min = 1,
+	.max = STRATEGY_CGROUP_MAX - 1,
+	.help = "Matcher: tasks in this cgroup (v2 path as in /proc/PID/cgroup, e.g. "
+		"/system.slice/nginx.service) or below it.",
+    },
+    {
+	.path = "selectors",
+	.type = KT_SELECTORS,
+	.offset = RULE(selectors, struct strategy_selector[STRATEGY_SELECTORS_MAX]),
+	.max = STRATEGY_SELECTORS_MAX,
+	.help = "Matcher (Kubernetes): pod labels, a list of {key: K, value: V}; all must "
+		"match. Needs the Kubernetes integration: until pod metadata is known, such a "
+		"strategy matches nothing.",
+    },
+    {
+	.path = "namespaces",
+	.type = KT_NAMESPACES,
+	.offset = RULE(namespaces, char[STRATEGY_NAMESPACES_MAX][STRATEGY_NAMESPACE_MAX]),
+	.max = STRATEGY_NAMESPACES_MAX,
+	.help = "Matcher (Kubernetes): pods in any of these namespaces. Needs the Kubernetes "
+		"integration, as selectors.",
     },
     {
 	.path = "priority",
@@ -440,7 +542,124 @@ static int parse_regex(struct ctx *x, const struct cfg_key *k, const yaml_node_t
 		return fail(x, n, path, "invalid regular expression %s: %s", got, why);
 	}
 	regfree(&re);
+	/* The bounds every source shares (no back-references, bounded repetition...). */
+	if (strategy_regex_check(scalar(n), why, sizeof(why)))
+		return fail(x, n, path, "%s", why);
 	memcpy(field, scalar(n), len + 1);
+	return 0;
+}
+
+/* A string scalar of k->min..k->max bytes into @field (char[k->max + 1]). */
+static int parse_string(struct ctx *x, const struct cfg_key *k, const yaml_node_t *n,
+			const char *path, char *field)
+{
+	char got[128];
+	size_t len;
+
+	if (!n || n->type != YAML_SCALAR_NODE)
+		return fail(x, n, path, "expected a string, got %s", describe(n, got, sizeof(got)));
+	/* Plain null ("key:" alone) is the empty string: "nothing here". */
+	len = is_null(n) ? 0 : n->data.scalar.length;
+	if (len && strlen(scalar(n)) != len)
+		return fail(x, n, path, "must not contain a NUL character");
+	if (len < k->min)
+		return fail(x, n, path, "must not be empty");
+	if (len > k->max)
+		return fail(x, n, path, "is %zu bytes long, at most %llu are allowed", len,
+			    (unsigned long long)k->max);
+	memcpy(field, len ? scalar(n) : "", len);
+	field[len] = '\0';
+	return 0;
+}
+
+/* The strategy checks every source shares, for one field of a rule being parsed. */
+static int check_rule_field(struct ctx *x, const yaml_node_t *n, const char *path,
+			    const struct strategy_rule *r)
+{
+	char why[256];
+
+	if (!strategy_rule_validate(r, why, sizeof(why)))
+		return 0;
+	return fail(x, n, path, "%s", why);
+}
+
+static int parse_selectors(struct ctx *x, const yaml_node_t *n, const char *path,
+			   struct strategy_rule *r)
+{
+	const struct cfg_key kk = {.min = 1, .max = STRATEGY_LABEL_KEY_MAX - 1};
+	const struct cfg_key kv = {.min = 0, .max = STRATEGY_LABEL_VALUE_MAX - 1};
+	char got[128], ipath[PATH_MAX_ + 32];
+
+	r->nr_selectors = 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(x, n, path, "expected a list of {key: K, value: V}, got %s",
+			    describe(n, got, sizeof(got)));
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		const yaml_node_t *item = yaml_document_get_node(x->doc, *it);
+		struct strategy_selector *sel = &r->selectors[r->nr_selectors];
+		bool have_key = false, have_value = false;
+
+		snprintf(ipath, sizeof(ipath), "%s[%u]", path, r->nr_selectors);
+		if (r->nr_selectors == STRATEGY_SELECTORS_MAX)
+			return fail(x, item, path, "at most %d selectors are allowed",
+				    STRATEGY_SELECTORS_MAX);
+		if (!item || item->type != YAML_MAPPING_NODE)
+			return fail(x, item, ipath, "expected {key: K, value: V}, got %s",
+				    describe(item, got, sizeof(got)));
+		for (yaml_node_pair_t *p = item->data.mapping.pairs.start;
+		     p < item->data.mapping.pairs.top; p++) {
+			const yaml_node_t *kn = yaml_document_get_node(x->doc, p->key);
+			const yaml_node_t *vn = yaml_document_get_node(x->doc, p->value);
+			char fpath[PATH_MAX_ + 48];
+
+			if (kn && kn->type == YAML_SCALAR_NODE && !strcmp(scalar(kn), "key") &&
+			    !have_key) {
+				snprintf(fpath, sizeof(fpath), "%s.key", ipath);
+				if (parse_string(x, &kk, vn, fpath, sel->key))
+					return -1;
+				have_key = true;
+			} else if (kn && kn->type == YAML_SCALAR_NODE &&
+				   !strcmp(scalar(kn), "value") && !have_value) {
+				snprintf(fpath, sizeof(fpath), "%s.value", ipath);
+				if (parse_string(x, &kv, vn, fpath, sel->value))
+					return -1;
+				have_value = true;
+			} else {
+				return fail(x, kn, ipath,
+					    "unknown or repeated key %s (expected key and value)",
+					    describe(kn, got, sizeof(got)));
+			}
+		}
+		if (!have_key)
+			return fail(x, item, ipath, "needs a key");
+		r->nr_selectors++;
+	}
+	return 0;
+}
+
+static int parse_namespaces(struct ctx *x, const yaml_node_t *n, const char *path,
+			    struct strategy_rule *r)
+{
+	const struct cfg_key kn = {.min = 1, .max = STRATEGY_NAMESPACE_MAX - 1};
+	char got[128], ipath[PATH_MAX_ + 32];
+
+	r->nr_namespaces = 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(x, n, path, "expected a list of namespace names, got %s",
+			    describe(n, got, sizeof(got)));
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		const yaml_node_t *item = yaml_document_get_node(x->doc, *it);
+
+		snprintf(ipath, sizeof(ipath), "%s[%u]", path, r->nr_namespaces);
+		if (r->nr_namespaces == STRATEGY_NAMESPACES_MAX)
+			return fail(x, item, path, "at most %d namespaces are allowed",
+				    STRATEGY_NAMESPACES_MAX);
+		if (parse_string(x, &kn, item, ipath, r->namespaces[r->nr_namespaces]))
+			return -1;
+		r->nr_namespaces++;
+	}
 	return 0;
 }
 
@@ -497,6 +716,13 @@ static int set_value(struct ctx *x, const struct table *t, const struct cfg_key 
 		return parse_regex(x, k, n, path, field);
 	case KT_RULES:
 		return parse_rules(x, t->base, n, path);
+	case KT_STRING:
+	case KT_CGROUP:
+		return parse_string(x, k, n, path, field);
+	case KT_SELECTORS:
+		return parse_selectors(x, n, path, t->base);
+	case KT_NAMESPACES:
+		return parse_namespaces(x, n, path, t->base);
 	}
 	return fail(x, n, path, "internal error: unknown key type %d", (int)k->type);
 }
@@ -625,19 +851,27 @@ static int parse_rules(struct ctx *x, struct gthulhu_config *c, const yaml_node_
 		if (!item || item->type != YAML_MAPPING_NODE)
 			return fail(
 			    x, item, ipath,
-			    "expected a map with a matcher (pid, tid, command_regex) and an "
-			    "effect (priority, execution_time), got %s",
+			    "expected a map with a matcher (pid, tid, command_regex, cgroup, "
+			    "selectors, namespaces) and an effect (priority, execution_time), "
+			    "got %s",
 			    describe(item, got, sizeof(got)));
 		memset(r, 0, sizeof(*r));
 		memset(where, 0, sizeof(where));
 		r->line = (int)node_line(item);
 		if (walk_map(x, &t, item, "", ipath))
 			return -1;
-		if (!r->pid && !r->tid && !r->command_regex[0])
-			return fail(x, item, ipath, "needs a matcher: pid, tid or command_regex");
+		r->source = STRATEGY_SRC_CONFIG;
+		if (!r->pid && !r->tid && !r->command_regex[0] && !r->cgroup[0] &&
+		    !r->nr_selectors && !r->nr_namespaces)
+			return fail(x, item, ipath,
+				    "needs a matcher: pid, tid, command_regex, cgroup, selectors "
+				    "or namespaces");
 		if (!r->effect.priority && !r->effect.execution_time_ns)
 			return fail(x, item, ipath,
 				    "needs an effect: priority above 0 or execution_time above 0");
+		/* What is left (match_cmdline without a regex, label syntax...): shared checks. */
+		if (check_rule_field(x, item, ipath, r))
+			return -1;
 		nr++;
 	}
 	c->nr_rules = nr;
@@ -655,22 +889,122 @@ static const struct cfg_key *key_at(const char *path, size_t *idx)
 	return NULL;
 }
 
-/* Constraints between keys, checked once every key has its final value. */
+/*
+ * "HOST:PORT" with a literal IPv4 address or a bracketed IPv6 one; *loopback tells whether
+ * only this machine can reach it. Names are refused: what a name resolves to can change.
+ */
+static bool parse_listen(const char *s, bool *loopback)
+{
+	char host[64];
+	const char *port;
+	struct in6_addr a6;
+	struct in_addr a4;
+	size_t hl;
+	char *end;
+	long p;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return false;
+		hl = (size_t)(close - s - 1);
+		port = close + 2;
+		if (hl >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET6, host, &a6) != 1)
+			return false;
+		*loopback = IN6_IS_ADDR_LOOPBACK(&a6);
+	} else {
+		const char *colon = strrchr(s, ':');
+
+		if (!colon)
+			return false;
+		hl = (size_t)(colon - s);
+		port = colon + 1;
+		if (hl >= sizeof(host))
+			return false;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, &a4) != 1)
+			return false;
+		*loopback = (ntohl(a4.s_addr) >> 24) == 127;
+	}
+	p = strtol(port, &end, 10);
+	return port[0] >= '0' && port[0] <= '9' && !*end && p >= 0 && p <= 65535;
+}
+
+/*
+ * Constraints between keys, checked once every key has its final value. Returns the path
+ * of the key to blame (NULL when all is well) with what is wrong in @what.
+ */
+static const char *constraint_violation(const struct gthulhu_config *c, char *what, size_t len)
+{
+	bool loopback = false;
+
+	if (c->slice_ns_min > c->slice_ns_default) {
+		snprintf(what, len, "%llu is larger than scheduler.slice_ns_default (%llu)",
+			 (unsigned long long)c->slice_ns_min,
+			 (unsigned long long)c->slice_ns_default);
+		return "scheduler.slice_ns_min";
+	}
+	if (c->api_socket[0] && c->api_socket[0] != '/') {
+		snprintf(what, len, "must be an absolute path (or \"\" for no unix socket)");
+		return "api.socket";
+	}
+	if (c->api_state_file[0] && c->api_state_file[0] != '/') {
+		snprintf(what, len, "must be an absolute path (or \"\" to keep nothing)");
+		return "api.state_file";
+	}
+	if (c->api_listen[0] && !parse_listen(c->api_listen, &loopback)) {
+		snprintf(what, len,
+			 "expected HOST:PORT with a literal address, e.g. 127.0.0.1:8080 or "
+			 "[::1]:8080");
+		return "api.listen";
+	}
+	if (c->api_loopback_no_auth && c->api_listen[0] && !loopback) {
+		snprintf(what, len,
+			 "is only allowed when api.listen is a loopback address (it is %s): "
+			 "anyone who can reach it could change the scheduler",
+			 c->api_listen);
+		return "api.loopback_no_auth";
+	}
+	if (c->api_listen[0] && !c->api_loopback_no_auth && !c->api_token_file[0]) {
+		snprintf(what, len,
+			 "needs api.token_file, the file holding the bearer token clients must "
+			 "send (or api.loopback_no_auth: true on a loopback address)");
+		return "api.listen";
+	}
+	return NULL;
+}
+
+int config_check(const struct gthulhu_config *c, char *err, size_t errlen)
+{
+	char what[512];
+	const char *key = constraint_violation(c, what, sizeof(what));
+
+	if (!key)
+		return 0;
+	if (err && errlen)
+		snprintf(err, errlen, "%s: %s", key, what);
+	return -1;
+}
+
 static int cross_check(struct ctx *x, const struct gthulhu_config *c, const yaml_node_t **where)
 {
-	size_t i_def = 0, i_min = 0;
+	size_t i_def = 0, i_key = 0;
+	char what[512];
+	const char *key = constraint_violation(c, what, sizeof(what));
 
-	if (!key_at("scheduler.slice_ns_default", &i_def) ||
-	    !key_at("scheduler.slice_ns_min", &i_min))
-		return fail(x, NULL, "", "internal error: slice keys missing from the table");
-	if (c->slice_ns_min <= c->slice_ns_default)
+	if (!key)
 		return 0;
+	if (!key_at(key, &i_key) || !key_at("scheduler.slice_ns_default", &i_def))
+		return fail(x, NULL, "", "internal error: %s missing from the table", key);
 	/* Blame the key the user wrote; a default is not something they can see. */
-	if (where[i_min])
-		return fail(x, where[i_min], config_keys[i_min].path,
-			    "%llu is larger than scheduler.slice_ns_default (%llu)",
-			    (unsigned long long)c->slice_ns_min,
-			    (unsigned long long)c->slice_ns_default);
+	if (where[i_key] || strcmp(key, "scheduler.slice_ns_min") != 0)
+		return fail(x, where[i_key], key, "%s", what);
 	return fail(x, where[i_def], config_keys[i_def].path,
 		    "%llu is smaller than scheduler.slice_ns_min (%llu; set that too)",
 		    (unsigned long long)c->slice_ns_default, (unsigned long long)c->slice_ns_min);
@@ -759,6 +1093,9 @@ void config_set_defaults(struct gthulhu_config *c)
 		case KT_BOOL:
 			*(bool *)field = k->def != 0;
 			break;
+		case KT_STRING:
+			snprintf(field, k->max + 1, "%s", k->sdef ? k->sdef : "");
+			break;
 		default:
 			/* Rules, IDs and strings default to empty, which memset did. */
 			break;
@@ -776,7 +1113,7 @@ int config_load_buffer(const char *yaml, size_t len, const char *name, struct gt
 
 	if (err && errlen)
 		err[0] = '\0';
-	/* ~72 KiB with the rule table: too big for the stack of a small thread. */
+	/* About a megabyte with the rule table: too big for any thread's stack. */
 	tmp = malloc(sizeof(*tmp));
 	if (!tmp) {
 		set_err(&x, "%s: out of memory", x.name);
@@ -915,6 +1252,30 @@ static void explain_key(FILE *out, const char *prefix, const struct cfg_key *k)
 		fprintf(out, "    range:   false (= 0), true (= %d), or [%llu, %llu]\n",
 			STRATEGY_PRIO_MAX, (unsigned long long)k->min, (unsigned long long)k->max);
 		break;
+	case KT_STRING:
+		fprintf(out, "    type:    string\n");
+		fprintf(out, "    default: \"%s\"\n", k->sdef ? k->sdef : "");
+		fprintf(out, "    range:   %llu to %llu bytes%s%s\n", (unsigned long long)k->min,
+			(unsigned long long)k->max, k->note ? "; " : "", k->note ? k->note : "");
+		break;
+	case KT_CGROUP:
+		fprintf(out, "    type:    string, a cgroup path prefix starting with /\n");
+		fprintf(out, "    default: absent (matches any)\n");
+		fprintf(out, "    range:   %llu to %llu bytes\n", (unsigned long long)k->min,
+			(unsigned long long)k->max);
+		break;
+	case KT_SELECTORS:
+		fprintf(out, "    type:    list of {key: string, value: string}\n");
+		fprintf(out, "    default: absent (matches any)\n");
+		fprintf(out, "    range:   at most %llu entries; Kubernetes label syntax\n",
+			(unsigned long long)k->max);
+		break;
+	case KT_NAMESPACES:
+		fprintf(out, "    type:    list of strings\n");
+		fprintf(out, "    default: absent (matches any)\n");
+		fprintf(out, "    range:   at most %llu entries; Kubernetes namespace names\n",
+			(unsigned long long)k->max);
+		break;
 	case KT_RULES:
 		fprintf(out, "    type:    list of maps\n");
 		fprintf(out, "    default: empty\n");
@@ -942,4 +1303,103 @@ void config_explain(FILE *out)
 		for (size_t j = 0; j < ARRAY_SIZE(rule_keys); j++)
 			explain_key(out, "strategies[].", &rule_keys[j]);
 	}
+}
+
+/* ---- live knobs ------------------------------------------------------------------------- */
+
+/* Knobs the loop and the stats thread re-read at run time; the rest is read at attach. */
+static const char *const live_keys[] = {
+    "scheduler.slice_ns_default",
+    "scheduler.slice_ns_min",
+    "stats.interval_s",
+    "debug",
+};
+
+bool config_key_is_live(const char *path)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(live_keys); i++)
+		if (!strcmp(live_keys[i], path))
+			return true;
+	return false;
+}
+
+size_t config_values(const struct gthulhu_config *c, struct config_value *out, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(config_keys) && n < max; i++) {
+		const struct cfg_key *k = &config_keys[i];
+		const char *field = (const char *)c + k->offset;
+		struct config_value *v = &out[n];
+
+		memset(v, 0, sizeof(*v));
+		v->path = k->path;
+		v->live = config_key_is_live(k->path);
+		switch (k->type) {
+		case KT_U64:
+			v->kind = CONFIG_NUMBER;
+			v->number = *(const uint64_t *)field;
+			break;
+		case KT_U32:
+			v->kind = CONFIG_NUMBER;
+			v->number = *(const uint32_t *)field;
+			break;
+		case KT_BOOL:
+			v->kind = CONFIG_BOOL;
+			v->number = *(const bool *)field;
+			break;
+		case KT_STRING:
+			v->kind = CONFIG_STRING;
+			v->string = field;
+			break;
+		default:
+			continue; /* the strategies list has its own endpoints */
+		}
+		n++;
+	}
+	return n;
+}
+
+int config_set_live(struct gthulhu_config *c, const char *path, uint64_t value, bool is_bool,
+		    char *err, size_t errlen)
+{
+	const struct cfg_key *k;
+	char range[64];
+	size_t i;
+
+	k = key_at(path, &i);
+	if (!k || k->type == KT_RULES) {
+		snprintf(err, errlen, "%s: unknown key (see gthulhu --explain)", path);
+		return -1;
+	}
+	if (!config_key_is_live(path)) {
+		snprintf(err, errlen,
+			 "%s: cannot change while Gthulhu runs: set it in the config file and "
+			 "restart",
+			 path);
+		return -1;
+	}
+	if (k->type == KT_BOOL) {
+		if (!is_bool) {
+			snprintf(err, errlen, "%s: expected true or false", path);
+			return -1;
+		}
+		*(bool *)((char *)c + k->offset) = value != 0;
+		return 0;
+	}
+	if (is_bool) {
+		snprintf(err, errlen, "%s: expected an unsigned integer, got a boolean", path);
+		return -1;
+	}
+	if ((value < k->min || value > k->max) && !(k->zero_ok && value == 0)) {
+		range_text(k, range, sizeof(range));
+		snprintf(err, errlen, "%s: got %llu, must be %s%s", path, (unsigned long long)value,
+			 k->zero_ok ? "" : "in ", range);
+		return -1;
+	}
+	if (k->type == KT_U64)
+		*(uint64_t *)((char *)c + k->offset) = value;
+	else
+		*(uint32_t *)((char *)c + k->offset) = (uint32_t)value;
+	return 0;
 }

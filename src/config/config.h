@@ -33,6 +33,13 @@ struct gthulhu_config {
 	bool debug;
 	/* stats.interval_s; 0 = no stats records */
 	uint32_t stats_interval_s;
+	/* api.*: see config_explain() */
+	bool api_enabled;
+	char api_socket[108]; /* sizeof(sun_path) */
+	char api_listen[128]; /* "host:port"; "" = no TCP listener */
+	char api_token_file[256];
+	bool api_loopback_no_auth;
+	char api_state_file[256]; /* "" = API strategies are not persisted */
 	/* strategies, in file order */
 	struct strategy_rule rules[STRATEGY_MAX_RULES];
 	size_t nr_rules;
@@ -45,6 +52,32 @@ int config_load_file(const char *path, struct gthulhu_config *c, char *err, size
 /* As above from memory; @name (e.g. a file name) prefixes messages, NULL = "<buffer>". */
 int config_load_buffer(const char *yaml, size_t len, const char *name, struct gthulhu_config *c,
 		       char *err, size_t errlen);
+
+/*
+ * Live knobs: keys that may change while Gthulhu runs (PATCH /api/v1/config): the slices,
+ * stats.interval_s and debug. The others apply at the next start.
+ */
+bool config_key_is_live(const char *path);
+
+/* One key's value, for GET /api/v1/config (strategies are not listed). */
+struct config_value {
+	const char *path; /* "scheduler.slice_ns_default" */
+	enum { CONFIG_NUMBER, CONFIG_BOOL, CONFIG_STRING } kind;
+	bool live;
+	uint64_t number; /* CONFIG_NUMBER, and CONFIG_BOOL as 0/1 */
+	const char *string;
+};
+/* Fill @out (at most @max) with every key of @c in table order; returns the count. */
+size_t config_values(const struct gthulhu_config *c, struct config_value *out, size_t max);
+
+/*
+ * Set a live key in @c: a number (@is_bool false) or a boolean. Checks the key's type and
+ * range; 0, or -1 with "<key>: <what is wrong>" in @err (unknown and not-live keys too).
+ */
+int config_set_live(struct gthulhu_config *c, const char *path, uint64_t value, bool is_bool,
+		    char *err, size_t errlen);
+/* The constraints between keys (slice_ns_min <= slice_ns_default, ...): 0 or -1 + @err. */
+int config_check(const struct gthulhu_config *c, char *err, size_t errlen);
 
 /* Every key with its type, default, range and meaning (for `gthulhu --explain`). */
 void config_explain(FILE *out);

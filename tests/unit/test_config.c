@@ -21,7 +21,7 @@
 #include "config/config.h"
 
 static char src_dir[PATH_MAX];
-/* Two configs: ~72 KiB each, too big to be comfortable on a test's stack. */
+/* Two configs: about a megabyte each, too big for a test's stack. */
 static struct gthulhu_config cfg, snap;
 static char err[1024];
 
@@ -400,8 +400,11 @@ static void test_regex(void **state)
 
 static void test_unknown_keys(void **state)
 {
-	expect_error("api:\n  url: x\n", "t.yaml:1: api: ",
-		     "unknown key (expected one of: scheduler, stats, debug, builtin_idle, "
+	expect_error("api:\n  url: x\n", "t.yaml:2: api.url: ",
+		     "unknown key (expected one of: enabled, socket, listen, token_file, "
+		     "loopback_no_auth, state_file)");
+	expect_error("apis:\n  url: x\n", "t.yaml:1: apis: ",
+		     "unknown key (expected one of: scheduler, stats, api, debug, builtin_idle, "
 		     "early_processing, strategies)");
 	expect_error("scheduler:\n  slice_ns_default: 5000000\n  slice: 1\n",
 		     "t.yaml:3: scheduler.slice: ",
@@ -411,8 +414,8 @@ static void test_unknown_keys(void **state)
 		     "t.yaml:2: stats.interval: ", "expected one of: interval_s");
 	expect_error("strategies:\n  - pid: 1\n    priority: 1\n    nice: -5\n",
 		     "t.yaml:4: strategies[0].nice: ",
-		     "unknown key (expected one of: pid, tid, command_regex, priority, "
-		     "execution_time)");
+		     "unknown key (expected one of: pid, tid, command_regex, match_cmdline, "
+		     "cgroup, selectors, namespaces, priority, execution_time)");
 	/* A section name is not a key by itself, and a key is not a section. */
 	expect_error("slice_ns_min: 500000\n", "t.yaml:1: slice_ns_min: ", "unknown key");
 	expect_error("debug:\n  level: 1\n",
@@ -553,8 +556,8 @@ static void test_strategy_shape(void **state)
 	expect_error("strategies:\n  - pid: 1\n    priority: 1\n  - 5\n",
 		     "t.yaml:4: strategies[1]: ", "expected a map with a matcher");
 	expect_error("strategies:\n  -\n", "t.yaml:2: strategies[0]: ", "got nothing");
-	expect_error("strategies:\n  - {}\n",
-		     "t.yaml:2: strategies[0]: ", "needs a matcher: pid, tid or command_regex");
+	expect_error("strategies:\n  - {}\n", "t.yaml:2: strategies[0]: ",
+		     "needs a matcher: pid, tid, command_regex, cgroup");
 	expect_error("strategies:\n  - priority: true\n    execution_time: 20000\n",
 		     "t.yaml:2: strategies[0]: ", "needs a matcher");
 	expect_error("strategies:\n  - pid: 7\n", "t.yaml:2: strategies[0]: ",
@@ -633,6 +636,144 @@ static void test_error_buffer(void **state)
 	assert_true(cfg.debug);
 }
 
+static void test_api_keys(void **state)
+{
+	assert_int_equal(load(""), 0);
+	assert_true(cfg.api_enabled);
+	assert_string_equal(cfg.api_socket, "/run/gthulhu/api.sock");
+	assert_string_equal(cfg.api_listen, "");
+	assert_string_equal(cfg.api_state_file, "/var/lib/gthulhu/strategies.json");
+	assert_false(cfg.api_loopback_no_auth);
+
+	assert_int_equal(load("api:\n  listen: 127.0.0.1:8080\n  token_file: /etc/t\n"), 0);
+	assert_string_equal(cfg.api_listen, "127.0.0.1:8080");
+	assert_int_equal(load("api:\n  listen: \"[::1]:0\"\n  loopback_no_auth: true\n"), 0);
+	assert_int_equal(load("api:\n  socket: \"\"\n  state_file:\n"), 0);
+	assert_string_equal(cfg.api_socket, "");
+	assert_string_equal(cfg.api_state_file, "");
+
+	expect_error("api:\n  listen: 0.0.0.0:80\n",
+		     "t.yaml:2: api.listen: ", "needs api.token_file");
+	expect_error(
+	    "api:\n  listen: 10.0.0.1:80\n  loopback_no_auth: true\n",
+	    "t.yaml:3: api.loopback_no_auth: ", "only allowed when api.listen is a loopback");
+	expect_error("api:\n  listen: localhost:80\n  token_file: /t\n",
+		     "t.yaml:2: api.listen: ", "literal address");
+	expect_error("api:\n  listen: 127.0.0.1:99999\n  token_file: /t\n",
+		     "t.yaml:2: api.listen: ", "HOST:PORT");
+	expect_error("api:\n  listen: \"[::1]\"\n  token_file: /t\n",
+		     "t.yaml:2: api.listen: ", "HOST:PORT");
+	expect_error("api:\n  socket: run/api.sock\n", "t.yaml:2: api.socket: ", "absolute path");
+	expect_error("api:\n  state_file: s.json\n", "t.yaml:2: api.state_file: ", "absolute");
+	expect_error("api:\n  socket: [a]\n", "t.yaml:2: api.socket: ", "expected a string");
+	expect_error("api:\n  enabled: yes\n", "t.yaml:2: api.enabled: ", "true or false");
+}
+
+static void test_new_matchers(void **state)
+{
+	assert_int_equal(load("strategies:\n"
+			      "  - cgroup: /system.slice/nginx.service\n"
+			      "    priority: 3\n"
+			      "  - command_regex: \"java .*trade\"\n"
+			      "    match_cmdline: true\n"
+			      "    execution_time: 2000000\n"
+			      "  - selectors:\n"
+			      "      - key: app\n"
+			      "        value: upf\n"
+			      "      - key: example.com/tier\n"
+			      "        value: \"\"\n"
+			      "    namespaces: [free5gc, core]\n"
+			      "    priority: true\n"),
+			 0);
+	assert_int_equal(cfg.nr_rules, 3);
+	assert_string_equal(cfg.rules[0].cgroup, "/system.slice/nginx.service");
+	assert_int_equal(cfg.rules[0].effect.priority, 3);
+	assert_int_equal(cfg.rules[0].source, STRATEGY_SRC_CONFIG);
+	assert_int_equal(cfg.rules[0].line, 2);
+	assert_true(cfg.rules[1].match_cmdline);
+	assert_int_equal(cfg.rules[2].nr_selectors, 2);
+	assert_string_equal(cfg.rules[2].selectors[0].key, "app");
+	assert_string_equal(cfg.rules[2].selectors[0].value, "upf");
+	assert_string_equal(cfg.rules[2].selectors[1].key, "example.com/tier");
+	assert_int_equal(cfg.rules[2].nr_namespaces, 2);
+	assert_string_equal(cfg.rules[2].namespaces[1], "core");
+
+	expect_error("strategies:\n  - cgroup: relative\n    priority: 1\n",
+		     "t.yaml:2: strategies[0]: ", "cgroup");
+	expect_error("strategies:\n  - pid: 5\n    match_cmdline: true\n    priority: 1\n",
+		     "t.yaml:2: strategies[0]: ", "match_cmdline");
+	expect_error("strategies:\n  - selectors: {app: x}\n    priority: 1\n",
+		     "t.yaml:2: strategies[0].selectors: ", "expected a list");
+	expect_error("strategies:\n  - selectors:\n      - value: x\n    priority: 1\n",
+		     "t.yaml:3: strategies[0].selectors[0]: ", "needs a key");
+	expect_error("strategies:\n  - selectors:\n      - key: a\n        colour: x\n"
+		     "    priority: 1\n",
+		     "t.yaml:4: strategies[0].selectors[0]: ", "unknown or repeated key");
+	expect_error("strategies:\n  - selectors:\n      - key: \"-bad-\"\n    priority: 1\n",
+		     "t.yaml:2: strategies[0]: ", "selectors[0].key");
+	expect_error("strategies:\n  - namespaces: [Bad_NS]\n    priority: 1\n",
+		     "t.yaml:2: strategies[0]: ", "namespaces[0]");
+	expect_error("strategies:\n  - namespaces: [a, b, c, d, e, f, g, h, i]\n    priority: 1\n",
+		     "t.yaml:2: strategies[0].namespaces: ", "at most 8");
+	expect_error("strategies:\n  - command_regex: \"(a)\\\\1\"\n    priority: 1\n",
+		     "t.yaml:2: strategies[0].command_regex: ", "back-reference");
+}
+
+static void test_live_knobs(void **state)
+{
+	struct config_value v[32];
+	size_t n, i;
+	bool seen_live = false, seen_string = false;
+
+	config_set_defaults(&cfg);
+	assert_true(config_key_is_live("scheduler.slice_ns_default"));
+	assert_true(config_key_is_live("stats.interval_s"));
+	assert_false(config_key_is_live("scheduler.stall_timeout_ms"));
+	assert_false(config_key_is_live("api.listen"));
+
+	n = config_values(&cfg, v, 32);
+	assert_true(n >= 13);
+	for (i = 0; i < n; i++) {
+		assert_string_not_equal(v[i].path, "strategies");
+		if (!strcmp(v[i].path, "scheduler.slice_ns_min")) {
+			assert_int_equal(v[i].kind, CONFIG_NUMBER);
+			assert_int_equal(v[i].number, 500000);
+			seen_live = v[i].live;
+		}
+		if (!strcmp(v[i].path, "api.socket")) {
+			assert_int_equal(v[i].kind, CONFIG_STRING);
+			assert_string_equal(v[i].string, "/run/gthulhu/api.sock");
+			seen_string = !v[i].live;
+		}
+	}
+	assert_true(seen_live);
+	assert_true(seen_string);
+
+	assert_int_equal(
+	    config_set_live(&cfg, "scheduler.slice_ns_default", 3000000, false, err, sizeof(err)),
+	    0);
+	assert_int_equal(cfg.slice_ns_default, 3000000);
+	assert_int_equal(config_set_live(&cfg, "debug", 1, true, err, sizeof(err)), 0);
+	assert_true(cfg.debug);
+	assert_int_equal(config_set_live(&cfg, "debug", 1, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "true or false"));
+	assert_int_equal(config_set_live(&cfg, "stats.interval_s", 1, true, err, sizeof(err)), -1);
+	assert_int_equal(
+	    config_set_live(&cfg, "scheduler.slice_ns_min", 5, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "scheduler.slice_ns_min: got 5"));
+	assert_int_equal(
+	    config_set_live(&cfg, "scheduler.stall_timeout_ms", 100, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "restart"));
+	assert_int_equal(config_set_live(&cfg, "nope", 1, false, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown key"));
+	assert_int_equal(config_set_live(&cfg, "strategies", 1, false, err, sizeof(err)), -1);
+
+	assert_int_equal(config_check(&cfg, err, sizeof(err)), 0);
+	cfg.slice_ns_min = cfg.slice_ns_default + 1;
+	assert_int_equal(config_check(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "scheduler.slice_ns_min: "));
+}
+
 static void test_anchors(void **state)
 {
 	/* Aliases are plain YAML; they resolve to the anchored value. */
@@ -672,6 +813,9 @@ int main(void)
 	    cmocka_unit_test(test_files),
 	    cmocka_unit_test(test_error_buffer),
 	    cmocka_unit_test(test_anchors),
+	    cmocka_unit_test(test_api_keys),
+	    cmocka_unit_test(test_new_matchers),
+	    cmocka_unit_test(test_live_knobs),
 	};
 	const char *slash;
 
