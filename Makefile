@@ -2,7 +2,9 @@
 #
 #   BPF:   src/bpf/gthulhu.bpf.c --clang--> build/gthulhu.bpf.o --bpftool--> build/gthulhu.skel.h
 #   user:  src/**.c + skeleton + static libbpf --> build/gthulhu
-#   tests: tests/unit/test_*.c (cmocka, no kernel needed), tests/vm (QEMU + sched_ext kernel)
+#   CLI:   tools/gthulhuctl.c --> build/gthulhuctl (talks to the daemon's REST API)
+#   tests: tests/unit/test_*.c (cmocka, no kernel needed; the API's HTTP tests run a real
+#          server), tests/fuzz (libFuzzer), tests/cli, tests/vm (QEMU + sched_ext kernel)
 #
 # `make deps` installs the toolchain (scripts/deps.sh); `make run` and `make test` call it.
 
@@ -16,7 +18,7 @@ VERSION    := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	   -Isrc -I$(BUILD) -DGTHULHU_VERSION='"$(VERSION)"'
-LDLIBS_CORE := -lyaml -lurcu-qsbr -lpthread
+LDLIBS_CORE := -lmicrohttpd -ljansson -lcurl -lyaml -lurcu-qsbr -lpthread
 LDLIBS_APP  := $(LIBBPF_A) -lelf -lz -lzstd $(LDLIBS_CORE)
 
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 -Isrc/bpf -I$(LIBBPF_DIR)/usr/include \
@@ -25,7 +27,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 -Isrc/bpf -I$(LIBB
 
 # Pure C modules: linked into the daemon and into every unit test.
 CORE_SRCS := $(sort $(wildcard src/sched/*.c src/topology/*.c src/strategy/*.c \
-			       src/config/*.c src/log/*.c))
+			       src/config/*.c src/log/*.c src/api/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 # Modules that talk to the kernel through the skeleton.
 APP_SRCS  := $(sort $(wildcard src/*.c))
@@ -33,10 +35,15 @@ APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 LINT_SRCS := $(filter-out src/bpf/vmlinux.h,$(sort $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h \
-	       tests/unit/*.c tests/unit/*.h bench/*.c tools/*.c)))
+	       tests/unit/*.c tests/unit/*.h tests/api/*.c tests/fuzz/*.c bench/*.c tools/*.c)))
+# libFuzzer targets: each links the parser it fuzzes, built with clang's sanitizers.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB_SRCS := $(sort $(wildcard src/strategy/*.c src/config/*.c src/log/*.c))
+FUZZ_TIME ?= 300
 
-.PHONY: all deps run test lint unit cli-test vm-test bench clean
-all: $(BUILD)/gthulhu
+.PHONY: all deps run test lint unit fuzz fuzz-smoke cli-test vm-test bench bench-smoke clean
+all: $(BUILD)/gthulhu $(BUILD)/gthulhuctl
 
 deps:
 	@scripts/deps.sh
@@ -61,6 +68,19 @@ $(APP_OBJS): $(BUILD)/gthulhu.skel.h $(LIBBPF_A)
 $(BUILD)/gthulhu: $(APP_OBJS) $(CORE_OBJS) $(LIBBPF_A)
 	$(CC) $(CFLAGS) $(APP_OBJS) $(CORE_OBJS) -o $@ $(LDLIBS_APP)
 
+$(BUILD)/gthulhuctl: tools/gthulhuctl.c $(CORE_OBJS)
+	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS_CORE)
+
+# The API server with a fake scheduler behind it, for the CLI's tests (no kernel needed).
+$(BUILD)/tests/api-fake-server: tests/api/fake_server.c $(CORE_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS_CORE)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=all $< $(FUZZ_LIB_SRCS) -o $@ -ljansson -lyaml -lurcu-qsbr -lpthread
+
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $< $(CORE_OBJS) -o $@ -lcmocka $(LDLIBS_CORE)
@@ -76,23 +96,41 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--inline-suppr --std=c11 -D__linux__ -Isrc $(filter %.c,$(filter-out src/bpf/%,$(LINT_SRCS)))
 
-cli-test: $(BUILD)/gthulhu
-	tests/cli/run.sh
+# `make fuzz` runs each target for FUZZ_TIME seconds; `make test` runs fuzz-smoke (20 s each).
+fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do tests/fuzz/run.sh $$f $(FUZZ_TIME); done
 
-vm-test: deps $(BUILD)/gthulhu
+fuzz-smoke: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do tests/fuzz/run.sh $$f 20; done
+
+cli-test: $(BUILD)/gthulhu $(BUILD)/gthulhuctl $(BUILD)/tests/api-fake-server
+	tests/cli/run.sh
+	tests/cli/gthulhuctl.sh
+
+vm-test: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
 	tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL))
 
-run: deps $(BUILD)/gthulhu
+run: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
 	scripts/demo.sh
 
 test: deps
 	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) fuzz-smoke
 	$(MAKE) cli-test
 	$(MAKE) vm-test
+	$(MAKE) bench-smoke
 
-bench: deps $(BUILD)/gthulhu
+bench: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
 	bench/run.sh
+
+# One short repetition of every bench workload, so the harness cannot rot (part of make test).
+bench-smoke: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
+	bench/run.sh --smoke
+
+# The decision-path micro-benchmark: bench/run.sh runs it natively and under callgrind.
+$(BUILD)/decision_bench: bench/decision_bench.c $(CORE_OBJS)
+	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS_CORE)
 
 clean:
 	rm -rf $(BUILD)

@@ -23,6 +23,10 @@ W2=$!
 taskset -c 0 sh -c "end=\$((\$(date +%s) + $seconds)); while [ \$(date +%s) -lt \$end ]; do :; done" &
 W3=$!
 
+# Through the REST API, as an operator would: the pinned task gets the highest priority.
+echo "== gthulhuctl strategies add --pid $W3 --priority true"
+$B/gthulhuctl strategies add --id pinned --pid "$W3" --priority true
+
 printf '%6s %10s %10s %8s %8s %9s %9s %8s\n' time user_disp kern_disp queued running congested fallback batches
 t0=$(date +%s)
 t=0
@@ -36,6 +40,10 @@ done
 # The workload ends by itself; anything still running 10 s later is reported and stopped.
 wait_for 10 sh -c "! kill -0 $W1 2>/dev/null && ! kill -0 $W2 2>/dev/null && ! kill -0 $W3 2>/dev/null" ||
 	{ echo "== workload still running after ${seconds}s:"; ps -o pid,stat,comm | grep -E 'stress|hackbench|sh' ; kill $W1 $W2 $W3 2>/dev/null; pkill hackbench; }
+echo "== gthulhuctl strategies list"
+$B/gthulhuctl strategies list
+echo "== gthulhuctl status"
+$B/gthulhuctl status | head -n 12
 kill -TERM $GPID
 wait $GPID
 echo "== Gthulhu exited $?; sched_ext state: $(cat /sys/kernel/sched_ext/state) (the kernel's scheduler is back)"

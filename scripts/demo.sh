@@ -29,5 +29,5 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$config" "$tmp/gthulhu.yaml"
 echo "$seconds" >"$tmp/demo-seconds"
 exec tests/vm/vm-run.sh --kernel "$kernel" --guest scripts/demo-guest.sh \
-	--timeout $((seconds + 300)) build/gthulhu tests/vm/guest-lib.sh "$tmp/gthulhu.yaml" \
+	--timeout $((seconds + 300)) build/gthulhu build/gthulhuctl tests/vm/guest-lib.sh "$tmp/gthulhu.yaml" \
 	"$tmp/demo-seconds"

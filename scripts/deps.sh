@@ -17,8 +17,9 @@ GTHULHU_PROG=deps.sh
 BASE_PKGS=(
 	clang-19 llvm-19 libelf-dev zlib1g-dev libzstd-dev pkg-config make gcc libc6-dev
 	libyaml-dev libcmocka-dev liburcu-dev clang-format cppcheck
+	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libclang-rt-19-dev gnuplot-nox valgrind
 	qemu-system-x86 busybox-static cpio zstd xz-utils binutils stress-ng rt-tests
-	dpkg-dev patch util-linux
+	dpkg-dev patch util-linux jq
 )
 KBUILD_PKGS=(flex bison bc libssl-dev libelf-dev dwarves make gcc xz-utils perl python3 cpio)
 BPFTOOL_MIN=7.5

@@ -2,8 +2,9 @@
 /*
  * gthulhu: the daemon. Wires the pieces together:
  *
- *   config (YAML) -> loader (BPF half attached as the system's scheduler)
- *                 -> topology (sysfs) + strategies (resolver thread) + stats thread
+ *   config (YAML) -> control plane (strategy store + resolver thread, REST API, reloads)
+ *                 -> loader (BPF half attached as the system's scheduler)
+ *                 -> topology (sysfs) + stats thread
  *                 -> the scheduling loop on this, the main, thread
  *
  * and handles the ends: SIGINT/SIGTERM detach and exit 0; the kernel ending the scheduler
@@ -22,16 +23,15 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "control.h"
 #include "loader.h"
 #include "log/log.h"
 #include "loop.h"
 #include "stats.h"
-#include "strategy/strategy.h"
 #include "topology/topology.h"
 
 /* A kernel that keeps asking for restarts this often is broken: stop trying. */
 #define MAX_RESTARTS_PER_MINUTE 10
-#define RESOLVE_INTERVAL_MS	100
 
 static struct {
 	const char *config_path;
@@ -54,6 +54,8 @@ static void usage(FILE *out)
 		"  -h, --help          this text\n"
 		"  -V, --version       print the version\n"
 		"\n"
+		"While it runs, gthulhuctl (or any HTTP client) changes strategies and live\n"
+		"knobs through the REST API on /run/gthulhu/api.sock (see api.* in --explain).\n"
 		"Signals: SIGHUP re-reads the configuration (a bad file keeps the running one);\n"
 		"SIGUSR1 logs a stats record now.\n"
 		"Exit codes: 0 stopped by a signal, 1 error, 2 bad arguments or configuration,\n"
@@ -137,43 +139,10 @@ static struct policy_config policy_of(const struct gthulhu_config *cfg)
 	return p;
 }
 
-static int start_strategies(const struct gthulhu_config *cfg)
+/* SIGHUP, on the loop thread: hand it on, the control thread does the work. */
+static void on_sighup(struct sched_loop *l)
 {
-	int err =
-	    strategy_resolver_start(cfg->rules, cfg->nr_rules, app.proc_root, RESOLVE_INTERVAL_MS);
-
-	if (err)
-		log_msg(LOG_ERROR, "cannot start the strategy resolver: %s", strerror(-err));
-	return err;
-}
-
-/* SIGHUP: a valid file replaces strategies and policy knobs; a bad one changes nothing. */
-static void reload(struct sched_loop *l)
-{
-	static struct gthulhu_config next;
-	struct policy_config pcfg;
-	struct log_rec *r;
-
-	if (load_config(&next)) {
-		log_msg(LOG_WARN, "reload rejected: keeping the running configuration");
-		return;
-	}
-	/* Knobs compiled into the BPF half take effect at the next attach. */
-	if (next.builtin_idle != app.cfg.builtin_idle ||
-	    next.early_processing != app.cfg.early_processing ||
-	    next.stall_timeout_ms != app.cfg.stall_timeout_ms)
-		log_msg(LOG_WARN, "builtin_idle, early_processing and stall_timeout_ms apply "
-				  "at the next start");
-	strategy_resolver_stop();
-	if (start_strategies(&next))
-		return;
-	pcfg = policy_of(&next);
-	sched_loop_set_policy(l, &pcfg);
-	log_set_level(next.debug ? LOG_DEBUG : LOG_INFO);
-	app.cfg = next;
-	r = log_begin(LOG_INFO, "configuration reloaded");
-	log_u64(r, "strategies", next.nr_rules);
-	log_end(r);
+	control_request_reload();
 }
 
 static int signal_fd_for_loop(void)
@@ -194,7 +163,8 @@ static int signal_fd_for_loop(void)
 /* One attach: returns when a signal or the kernel ends it. */
 static int run_attached(struct topology *topo, int sfd, bool *restart)
 {
-	struct policy_config pcfg = policy_of(&app.cfg);
+	static struct gthulhu_config cfg; /* large: keep it off the stack */
+	struct policy_config pcfg;
 	struct sched_loop *loop;
 	enum loop_result res;
 	struct loader ld;
@@ -202,11 +172,14 @@ static int run_attached(struct topology *topo, int sfd, bool *restart)
 	int rc;
 
 	*restart = false;
+	/* Live knobs may have changed since the start (API, SIGHUP): attach with them. */
+	control_running_config(&cfg);
+	pcfg = policy_of(&cfg);
 	if (topology_load(topo, app.sysfs_root, err, sizeof(err))) {
 		log_msg(LOG_ERROR, "cannot read the CPU topology: %s", err);
 		return EXIT_ERROR;
 	}
-	rc = loader_attach(&ld, &app.cfg);
+	rc = loader_attach(&ld, &cfg);
 	if (rc)
 		return rc == -EPERM || rc == -EACCES ? EXIT_NOT_ROOT : EXIT_ERROR;
 
@@ -215,10 +188,12 @@ static int run_attached(struct topology *topo, int sfd, bool *restart)
 		loader_detach(&ld);
 		return EXIT_ERROR;
 	}
-	stats_start(&ld, loop, app.cfg.stats_interval_s);
+	stats_start(&ld, loop, cfg.stats_interval_s);
+	control_attached(&ld, loop);
 
-	res = sched_loop_run(loop, reload);
+	res = sched_loop_run(loop, on_sighup);
 
+	control_detached();
 	stats_stop();
 	stats_log(&ld, loop);
 	switch (res) {
@@ -280,8 +255,10 @@ int main(int argc, char **argv)
 		log_msg(LOG_ERROR, "signalfd: %s", strerror(errno));
 		return EXIT_ERROR;
 	}
-	if (start_strategies(&app.cfg))
-		return EXIT_ERROR;
+	if (control_start(&app.cfg, app.config_path, app.proc_root)) {
+		close(sfd);
+		return EXIT_USAGE;
+	}
 
 	for (;;) {
 		rc = run_attached(&topo, sfd, &restart);
@@ -300,7 +277,7 @@ int main(int argc, char **argv)
 		}
 		log_msg(LOG_INFO, "the kernel asked for a restart: attaching again");
 	}
-	strategy_resolver_stop();
+	control_stop();
 	close(sfd);
 	return rc;
 }

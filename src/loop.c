@@ -32,10 +32,24 @@
 
 enum { EV_RING = 1, EV_SIGNAL, EV_ANSWER_ROOM };
 
+/*
+ * Policy knobs handed over from other threads without a lock the loop could wait on: a
+ * sequence counter, odd while a writer is mid-update (writers are serialised by their
+ * caller). The loop copies the knobs when the sequence moved and is even, and keeps the
+ * old ones if a writer raced the copy; it will see the change next batch.
+ */
+struct policy_handoff {
+	uint64_t seq;
+	uint64_t slice_max_ns;
+	uint64_t slice_min_ns;
+};
+
 struct sched_loop {
 	struct loader *ld;
 	const struct topology *topo;
 	struct policy_config pcfg;
+	struct policy_handoff handoff;
+	uint64_t applied_seq;
 	struct policy_state pst;
 	struct ring_buffer *queued;
 	struct user_ring_buffer *answers;
@@ -72,6 +86,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (size < sizeof(*rec))
 		return 0;
 	has_effect = strategy_lookup(l->snap, rec->pid, rec->tgid, &effect);
+	if (has_effect)
+		strategy_snapshot_count(l->snap, &effect);
 	policy_account(&l->pcfg, &l->pst, rec, has_effect ? &effect : NULL, &t);
 	/* consume_n() never reads more than the pool has room for, so FULL cannot happen. */
 	if (task_pool_push(&l->pool, &t) == TASK_POOL_REPLACED)
@@ -212,9 +228,32 @@ void sched_loop_free(struct sched_loop *l)
 	free(l);
 }
 
-void sched_loop_set_policy(struct sched_loop *l, const struct policy_config *pcfg)
+void sched_loop_request_policy(struct sched_loop *l, const struct policy_config *pcfg)
 {
-	l->pcfg = *pcfg;
+	struct policy_handoff *h = &l->handoff;
+
+	__atomic_fetch_add(&h->seq, 1, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&h->slice_max_ns, pcfg->slice_max_ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&h->slice_min_ns, pcfg->slice_min_ns, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&h->seq, 1, __ATOMIC_RELEASE);
+}
+
+/* On the loop thread, once per batch: never waits. */
+static void take_policy(struct sched_loop *l)
+{
+	struct policy_handoff *h = &l->handoff;
+	uint64_t seq = __atomic_load_n(&h->seq, __ATOMIC_ACQUIRE);
+	struct policy_config next;
+
+	if (seq == l->applied_seq || (seq & 1))
+		return;
+	next.slice_max_ns = __atomic_load_n(&h->slice_max_ns, __ATOMIC_RELAXED);
+	next.slice_min_ns = __atomic_load_n(&h->slice_min_ns, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&h->seq, __ATOMIC_RELAXED) != seq)
+		return;
+	l->pcfg = next;
+	l->applied_seq = seq;
 }
 
 void sched_loop_stats(const struct sched_loop *l, struct loop_stats *out)
@@ -274,6 +313,7 @@ enum loop_result sched_loop_run(struct sched_loop *l, void (*on_reload)(struct s
 				goto out;
 			}
 		}
+		take_policy(l);
 		run_batch(l);
 		rcu_quiescent_state();
 	}

@@ -40,12 +40,18 @@ struct sched_loop *sched_loop_new(struct loader *ld, const struct topology *topo
 				  const struct policy_config *pcfg, int signal_fd);
 void sched_loop_free(struct sched_loop *l);
 
-/* Runs until a signal or the kernel ends it. SIGHUP calls @on_reload (on this thread). */
+/*
+ * Runs until a signal or the kernel ends it. SIGHUP calls @on_reload on this thread: it
+ * must only hand the request on (e.g. write an eventfd), never do the work.
+ */
 enum loop_result sched_loop_run(struct sched_loop *l, void (*on_reload)(struct sched_loop *l));
 
 /* Safe from any thread while the loop runs. */
 void sched_loop_stats(const struct sched_loop *l, struct loop_stats *out);
-/* Called by on_reload only, on the loop thread. */
-void sched_loop_set_policy(struct sched_loop *l, const struct policy_config *pcfg);
+/*
+ * New policy knobs, from any thread (callers serialise among themselves); the loop takes
+ * them at its next batch, without waiting for the caller.
+ */
+void sched_loop_request_policy(struct sched_loop *l, const struct policy_config *pcfg);
 
 #endif /* GTHULHU_LOOP_H */

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bpf_skel.h"
+#include "counters.h"
 #include "log/log.h"
 #include "stats.h"
 
@@ -23,10 +24,9 @@ static struct {
 	volatile bool stop;
 	const struct loader *ld;
 	const struct sched_loop *loop;
-	unsigned int interval_s;
+	unsigned int interval_s; /* atomic: the API changes it */
+	bool interval_changed;	 /* atomic: a wake-up that is not a dump request */
 } stats = {.wake_fd = -1};
-
-#define COUNTER(r, c, name) log_u64(r, #name, __atomic_load_n(&(c)->name, __ATOMIC_RELAXED))
 
 void stats_log(const struct loader *ld, const struct sched_loop *l)
 {
@@ -34,29 +34,12 @@ void stats_log(const struct loader *ld, const struct sched_loop *l)
 	struct loop_stats ls;
 	struct log_rec *r;
 	char key[32];
+	size_t k;
 	int i;
 
 	r = log_begin(LOG_INFO, "stats");
-	COUNTER(r, c, usersched_last_run_at);
-	COUNTER(r, c, nr_queued);
-	COUNTER(r, c, nr_scheduled);
-	COUNTER(r, c, nr_running);
-	COUNTER(r, c, nr_online_cpus);
-	COUNTER(r, c, nr_user_dispatches);
-	COUNTER(r, c, nr_kernel_dispatches);
-	COUNTER(r, c, nr_cancel_dispatches);
-	COUNTER(r, c, nr_bounce_dispatches);
-	COUNTER(r, c, nr_failed_dispatches);
-	COUNTER(r, c, nr_sched_congested);
-	COUNTER(r, c, nr_prio_dispatches);
-	COUNTER(r, c, nr_fallback_dispatches);
-	COUNTER(r, c, nr_fallback_episodes);
-	COUNTER(r, c, nr_retry_dispatches);
-	COUNTER(r, c, nr_heartbeat_wakeups);
-	COUNTER(r, c, nr_slice_refills);
-	COUNTER(r, c, nr_reenqueued);
-	COUNTER(r, c, nr_parked_rescued);
-	COUNTER(r, c, nr_starvation_guards);
+	for (k = 0; k < nr_counter_descs; k++)
+		log_u64(r, counter_descs[k].name, counter_read(c, &counter_descs[k]));
 	log_i64(r, "kfunc_api", ld->skel->bss->kfunc_api_in_use);
 	if (l) {
 		sched_loop_stats(l, &ls);
@@ -79,16 +62,19 @@ void stats_log(const struct loader *ld, const struct sched_loop *l)
 static void *stats_main(void *arg)
 {
 	struct pollfd pfd = {.fd = stats.wake_fd, .events = POLLIN};
-	int timeout_ms = stats.interval_s ? (int)stats.interval_s * 1000 : -1;
 
 	while (!stats.stop) {
+		unsigned int s = __atomic_load_n(&stats.interval_s, __ATOMIC_RELAXED);
 		uint64_t v;
-		int n = poll(&pfd, 1, timeout_ms);
+		int n = poll(&pfd, 1, s ? (int)s * 1000 : -1);
 
 		if (n > 0 && read(stats.wake_fd, &v, sizeof(v)) < 0)
 			continue;
 		if (stats.stop)
 			break;
+		/* A new interval starts counting now; it is not a request for a record. */
+		if (n > 0 && __atomic_exchange_n(&stats.interval_changed, false, __ATOMIC_ACQ_REL))
+			continue;
 		stats_log(stats.ld, stats.loop);
 	}
 	return NULL;
@@ -124,6 +110,16 @@ void stats_request_dump(void)
 	uint64_t one = 1;
 
 	/* Non-blocking: the scheduling loop calls this. A full counter means one is due. */
+	if (stats.wake_fd >= 0 && write(stats.wake_fd, &one, sizeof(one)) < 0)
+		return;
+}
+
+void stats_set_interval(unsigned int interval_s)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&stats.interval_s, interval_s, __ATOMIC_RELAXED);
+	__atomic_store_n(&stats.interval_changed, true, __ATOMIC_RELEASE);
 	if (stats.wake_fd >= 0 && write(stats.wake_fd, &one, sizeof(one)) < 0)
 		return;
 }

@@ -14,6 +14,8 @@ void stats_log(const struct loader *ld, const struct sched_loop *l);
 int stats_start(const struct loader *ld, const struct sched_loop *l, unsigned int interval_s);
 /* Ask for one record now; safe from the scheduling loop (never blocks). */
 void stats_request_dump(void);
+/* Change the interval of a running stats thread (0: no periodic records); any thread. */
+void stats_set_interval(unsigned int interval_s);
 void stats_stop(void);
 
 #endif /* GTHULHU_STATS_H */

@@ -94,6 +94,87 @@ kill -HUP "$GPID"
 wait_for 10 log_has "configuration reloaded" && is_state enabled &&
 	ok "SIGHUP with a good file: reloaded" || not_ok "SIGHUP with a good file" "$(tail -n 3 $LOG)"
 
+# --- The REST API through gthulhuctl: a priority strategy for a latency probe. --------
+CTL=/opt/gthulhu/bin/gthulhuctl
+# The config's priority spinner would blur nr_prio_dispatches: only the probe may add to it.
+kill $PRIO_PID
+json_num() { grep -o "\"$1\": *[0-9]*" | head -n 1 | grep -o '[0-9]*$'; }
+prio_now() { $CTL --json metrics | json_num nr_prio_dispatches; }
+if $CTL status >/tmp/ctl.out 2>&1 && grep -q "attached" /tmp/ctl.out &&
+	$CTL --json status | grep -q '"attached": *true'; then
+	ok "gthulhuctl status over the unix socket: attached"
+else
+	not_ok "gthulhuctl status" "$(head -c 300 /tmp/ctl.out)"
+fi
+stress-ng --cpu "$(nproc)" --timeout 40s --quiet >/dev/null 2>&1 &
+STRESS=$!
+# --policy=other: a normal task (cyclictest's -p 0 alone means SCHED_FIFO priority 2).
+cyclictest --policy=other -t 1 -i 1000 -D 30 -q >/tmp/cyclic.log 2>&1 &
+PROBE=$!
+sleep 3
+p0=$(prio_now)
+sleep 3
+p1=$(prio_now)
+t_add=$(date +%s)
+if $CTL strategies add --id probe --regex '^cyclictest$' --priority true >/tmp/ctl.out 2>&1; then
+	ok "gthulhuctl strategies add: a priority strategy for cyclictest"
+else
+	not_ok "gthulhuctl strategies add" "$(head -c 300 /tmp/ctl.out)"
+fi
+sleep 3
+p2=$(prio_now)
+$CTL --json strategies list >/tmp/ctl.json 2>&1
+probe=$(tr -d '\n' </tmp/ctl.json | grep -o '{[^{}]*"id": *"probe"[^{}]*}')
+threads=$(echo "$probe" | json_num threads)
+decisions=$(echo "$probe" | json_num decisions)
+echo "# prio dispatches: ${p0:-?} -> ${p1:-?} without the strategy, -> ${p2:-?} 3 s after adding it (added at $t_add)"
+if [ -n "$p2" ] && [ "$((p1 - p0))" -eq 0 ] && [ "$((p2 - p1))" -gt 0 ] &&
+	[ "${threads:-0}" -ge 1 ] && [ "${decisions:-0}" -gt 0 ]; then
+	ok "API strategy reached BPF: the probe's tasks were dispatched as priority ($((p2 - p1)) prio dispatches, strategy: $threads threads, $decisions decisions)"
+else
+	not_ok "API strategy reached BPF" "prio $p0 -> $p1 -> $p2; strategy: $probe"
+fi
+# A process that starts after the strategy exists is covered too (within the 100 ms rescan).
+cyclictest --policy=other -t 2 -i 2000 -D 3 -q >/dev/null 2>&1 &
+LATE=$!
+sleep 1
+threads_late=$($CTL --json strategies list | tr -d '\n' | grep -o '{[^{}]*"id": *"probe"[^{}]*}' | json_num threads)
+wait $LATE
+[ "${threads_late:-0}" -gt "${threads:-0}" ] &&
+	ok "a cyclictest started after the strategy is covered ($threads -> $threads_late threads)" ||
+	not_ok "new process covered by an existing strategy" "threads $threads -> $threads_late"
+if $CTL config set scheduler.slice_ns_default=4000000 >/tmp/ctl.out 2>&1 &&
+	$CTL --json config get | grep -q '"scheduler.slice_ns_default": *4000000'; then
+	ok "gthulhuctl config set: a live knob changed while attached"
+else
+	not_ok "gthulhuctl config set" "$(head -c 300 /tmp/ctl.out)"
+fi
+$CTL config set scheduler.slice_ns_min=5 >/tmp/ctl.out 2>&1
+rc=$?
+[ $rc -eq 1 ] && $CTL --json config get | grep -q '"scheduler.slice_ns_min": *500000' &&
+	ok "gthulhuctl config set with an out-of-range value: refused (exit 1), nothing changed" ||
+	not_ok "out-of-range config set refused" "rc=$rc $(head -c 300 /tmp/ctl.out)"
+wait $PROBE
+wait $STRESS
+echo "# cyclictest (SCHED_OTHER, under stress-ng on every CPU, strategy added after 6 s): $(grep -a 'Max:' /tmp/cyclic.log | tr -s ' ')"
+
+# An RT task beside CPU stress: every time it takes a CPU, the tasks queued there are
+# handed back (cpu_release); pinned kthreads and Gthulhu's own threads must not be handed
+# back for ever (7.x ends the scheduler after 256 rounds: "reenqueue limit").
+stress-ng --cpu "$(nproc)" --timeout 20s --quiet >/dev/null 2>&1 &
+STRESS=$!
+cyclictest -p 50 -t 1 -i 1000 -D 15 -q >/tmp/cyclic-rt.log 2>&1 &
+PROBE=$!
+wait $PROBE
+wait $STRESS
+if is_state enabled && kill -0 "$GPID" && ! dmesg | grep -q "reenqueue limit"; then
+	ok "an RT task (SCHED_FIFO) beside CPU stress for 15 s: still attached"
+else
+	not_ok "RT task beside CPU stress" "state=$(state) $(dmesg | grep -a sched_ext | tail -n 2)"
+fi
+is_state enabled && kill -0 "$GPID" && ok "attached after the API phase" ||
+	not_ok "attached after the API phase" "$(tail -n 3 $LOG)"
+
 # The one binary took this kernel's kfunc path: 6.12's names, 6.13+'s, or 6.19+'s ___v2.
 major=${KVER%%.*}
 minor=${KVER#*.}
@@ -226,6 +307,12 @@ fi
 
 # --- SIGKILL: the kernel falls back within 5 s and work keeps running. -----------------
 start_gthulhu /tmp/gthulhu.yaml "$LOG"
+# (API strategies outlive the daemon: the state file brought "probe" back.)
+if wait_for 10 sh -c "$CTL --json strategies list | grep -q '\"probe\"'"; then
+	ok "API strategy persisted across a restart (state file)"
+else
+	not_ok "API strategy persisted across a restart" "$($CTL strategies list 2>&1 | head -c 300)"
+fi
 spin
 WORKER=$!
 sleep 2

@@ -27,7 +27,9 @@ while (($#)); do
 done
 ((${#kernels[@]})) || kernels=(debian lts612)
 
-[ -x build/gthulhu ] || { echo "run.sh: build/gthulhu is missing: run make first" >&2; exit 2; }
+for b in build/gthulhu build/gthulhuctl; do
+	[ -x $b ] || { echo "run.sh: $b is missing: run make first" >&2; exit 2; }
+done
 mkdir -p build/vm
 total_pass=0 total_fail=0 failed_kernels=()
 for k in "${kernels[@]}"; do
@@ -41,7 +43,7 @@ for k in "${kernels[@]}"; do
 	echo "=== VM suite on kernel '$name' ($image)"
 	rc=0
 	tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-suite.sh --timeout 1200 \
-		--log "$log" build/gthulhu tests/vm/guest-lib.sh || rc=$?
+		--log "$log" build/gthulhu build/gthulhuctl tests/vm/guest-lib.sh || rc=$?
 	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
 	if [ -z "$line" ]; then
 		echo "=== kernel '$name': the suite did not finish (vm-run rc=$rc); see $log"
