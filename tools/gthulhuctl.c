@@ -932,7 +932,7 @@ static int cmd_strategies_list(struct ctl *ctl, int argc, char **argv)
 {
 	struct table t = {.ncols = 7};
 	const json_t *list, *s;
-	json_t *doc;
+	json_t *doc = NULL;
 	size_t i;
 	int rc = parse_plain(ctl, argc, argv, 0);
 
@@ -1359,7 +1359,7 @@ static int cmd_pods(struct ctl *ctl, int argc, char **argv)
 {
 	struct table t = {.ncols = 6};
 	const json_t *pods, *pod, *procs, *pr;
-	json_t *doc;
+	json_t *doc = NULL;
 	size_t i, j;
 	int rc = parse_plain(ctl, argc, argv, 0);
 
