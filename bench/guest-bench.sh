@@ -1,55 +1,383 @@
 #!/bin/sh
-# The measuring half of `make bench` (see bench/run.sh). Prints lines starting "BENCH".
-B=/opt/gthulhu/bin
-. $B/guest-lib.sh
-reps=$(cat $B/bench-reps)
-LOG=/tmp/gthulhu-bench.log
-printf 'stats:\n  interval_s: 0\n' >/tmp/bench.yaml
+# The measuring half of `make bench` (bench/run.sh): runs inside the sched_ext test VM
+# (or on the host with HOST=1) and prints machine-readable lines on stdout:
+#   BENCHMETA key=value                            kernel, CPUs, VM shape, date, mode
+#   BENCHDATA workload,scheduler,rep,metric,value  one measurement
+#   BENCHFAIL workload,scheduler,rep,reason        a workload that failed or stalled
+#   BENCHLOG  text                                 progress, for people
+#   BENCHDONE failures=N                           the last line; exit status 1 if N > 0
+# Schedulers: default (the kernel's own, EEVDF), gthulhu (no strategy), gthulhu-strategy
+# (the probe has a priority strategy), gthulhu-strategy-api (the same, while api_load sends
+# REST requests). Each repetition runs the default scheduler and Gthulhu in turn, the
+# order alternating between repetitions so that drift in the machine cancels out.
+# Settings come from bench.conf beside this script (written by bench/run.sh).
+# POSIX sh (busybox ash).
+set -u
+B=${GTHULHU_BENCH_DIR:-/opt/gthulhu/bin}
+# shellcheck source=tests/vm/guest-lib.sh
+. "$B/guest-lib.sh"
+# shellcheck disable=SC2034 # start_gthulhu (guest-lib.sh) runs $GTHULHU
+GTHULHU=$B/gthulhu
+# shellcheck disable=SC1091 # written by bench/run.sh
+. "$B/bench.conf"
+W=${GTHULHU_BENCH_WORK:-/tmp/gthulhu-bench}
+mkdir -p "$W"
+GLOG=$W/gthulhu.log
+NCPU=$(nproc)
+failures=0
+GPID=""
+PROBE_COMM=wakeup_probe
 
-now_ms() { awk '{ printf "%d\n", $1 * 1000 }' /proc/uptime; }
-hackbench_ms() {
-	t0=$(now_ms)
-	hackbench -g 4 -l 200 >/dev/null 2>&1 || echo "BENCH hackbench failed" >&2
-	echo $(($(now_ms) - t0))
+# --------------------------------------------------------------------------- output
+data() { echo "BENCHDATA $1,$2,$3,$4,$5"; }
+fail() {
+	failures=$((failures + 1))
+	echo "BENCHFAIL $1,$2,$3,$(printf '%s' "$4" | tr ',\n\r' ';  ' | cut -c1-300)"
 }
-start() { start_gthulhu /tmp/bench.yaml $LOG; }
-stop() {
-	kill -TERM $GPID
-	wait $GPID
+note() { echo "BENCHLOG $*"; }
+# "key value" lines (the probes' output) -> BENCHDATA rows.
+emit_kv() { # FILE WORKLOAD SCHED REP
+	while read -r _k _v; do
+		case $_v in
+		'' | *[!0-9.]*) ;;
+		*) data "$2" "$3" "$4" "$_k" "$_v" ;;
+		esac
+	done <"$1"
 }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-# Busy jiffies of all CPUs (user+nice+system+irq+softirq+steal) from /proc/stat.
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-proc_cpu() { awk '{ print $14 + $15 }' /proc/$1/stat; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", 100 * a / b; else print "nan" }'; }
 
-echo "BENCH Gthulhu bench on $(uname -r), $(nproc) CPUs (QEMU TCG), $(date -u +%Y-%m-%dT%H:%MZ)"
-dflt=""
-gth=""
-r=0
-while [ $r -lt "$reps" ]; do
-	dflt="$dflt $(hackbench_ms)"
-	start
-	gth="$gth $(hackbench_ms)"
-	stop
-	r=$((r + 1))
+# --------------------------------------------------------------------------- configs
+printf 'stats:\n  interval_s: 0\n' >"$W/plain.yaml"
+cat >"$W/strategy.yaml" <<EOF
+stats:
+  interval_s: 0
+strategies:
+  - command_regex: "^$PROBE_COMM\$"
+    priority: true
+EOF
+# How the probe gets its priority strategy: "config" (a strategies: entry in the YAML
+# file Gthulhu starts with) or "api" (added at run time with gthulhuctl). One line:
+STRATEGY_VIA=config
+if [ "$STRATEGY_VIA" = api ]; then
+	# Not kept across restarts, so the later runs without strategy stay without.
+	printf 'api:\n  state_file: ""\n' >>"$W/plain.yaml"
+	STRATEGY_CONFIG=$W/plain.yaml
+	probe_strategy() { "$B/gthulhuctl" strategies add --regex "^$PROBE_COMM\$" --priority 20; }
+else
+	STRATEGY_CONFIG=$W/strategy.yaml
+	probe_strategy() { :; }
+fi
+
+# --------------------------------------------------------------------------- Gthulhu
+gstart() { # CONFIG: start Gthulhu; 1 if it did not attach
+	if ! is_state disabled; then
+		note "sched_ext state is '$(sched_ext_state)' before start; waiting for disabled"
+		wait_for 30 is_state disabled || return 1
+	fi
+	if start_gthulhu "$1" "$GLOG" && kill -0 "$GPID" 2>/dev/null; then
+		return 0
+	fi
+	dump_glog
+	return 1
+}
+gstop() { # stop Gthulhu; 1 if it was already gone or did not exit cleanly
+	[ -n "$GPID" ] || return 1
+	_rc=0
+	if kill -0 "$GPID" 2>/dev/null; then
+		kill -TERM "$GPID"
+		wait "$GPID" || _rc=$?
+	else
+		wait "$GPID"
+		_rc=$(($? + 1000))
+	fi
+	GPID=""
+	wait_for 30 is_state disabled || _rc=$((_rc + 2000))
+	return $((_rc != 0))
+}
+# gthulhu_ok WORKLOAD SCHED REP: still alive and attached? Otherwise report it.
+gthulhu_ok() {
+	if [ -n "$GPID" ] && kill -0 "$GPID" 2>/dev/null && is_state enabled; then
+		return 0
+	fi
+	fail "$1" "$2" "$3" "Gthulhu detached or died (state=$(sched_ext_state)): $(glog_why)"
+	dump_glog
+	return 1
+}
+# glog_why: one line saying why the daemon stopped or failed: its last error record's
+# message, else its last record.
+glog_why() {
+	_l=$(grep '"level":"error"' "$GLOG" | tail -n 1)
+	[ -n "$_l" ] || _l=$(grep -v '"msg":"stats"' "$GLOG" | tail -n 1)
+	printf '%s' "$_l" | sed -n 's/.*"msg":"\([^"]*\)".*/\1/p'
+}
+# dump_glog: the daemon's log without stats records, for the console (why it failed).
+dump_glog() {
+	grep -v '"msg":"stats"' "$GLOG" | tail -n 40 | sed 's/^/BENCHLOG gthulhu: /'
+}
+stats_count() { grep -c '"msg":"stats"' "$GLOG"; }
+stats_newer() { [ "$(stats_count)" -gt "$1" ]; }
+# stats_mark FILE: ask for a stats record (SIGUSR1) and keep it in FILE.
+stats_mark() {
+	[ -n "$GPID" ] || return 1
+	_c=$(stats_count)
+	kill -USR1 "$GPID" 2>/dev/null || return 1
+	wait_for 15 stats_newer "$_c" || return 1
+	grep '"msg":"stats"' "$GLOG" | tail -n 1 >"$1"
+}
+sfield() { # FILE NAME
+	_v=$(grep -o "\"$2\":[0-9]*" "$1" | head -n 1 | cut -d: -f2)
+	echo "${_v:-0}"
+}
+sdelta() { echo $(($(sfield "$2" "$3") - $(sfield "$1" "$3"))); } # BEFORE AFTER NAME
+
+# loop_hist BEFORE AFTER SCHED REP: the loop's latency histogram over a run (wake-up to
+# the last decision of its batch, log2 us buckets): counts, and p50/p99 as bucket bounds.
+loop_hist() {
+	for _f in "$1" "$2"; do
+		grep -o '"loop_latency_lt_[0-9]*us":[0-9]*' "$_f" | sed 's/"loop_latency_lt_\([0-9]*\)us":/\1 /'
+		echo "--"
+	done | awk -v s="$3" -v r="$4" '
+		$1 == "--" { f++; next }
+		f == 0 { a[$1] = $2; next }
+		{ n[++k] = $1; d[k] = $2 - a[$1]; tot += d[k] }
+		END {
+			if (!k) exit 1
+			for (i = 1; i <= k; i++) printf "BENCHDATA loop_latency,%s,%s,lt_%sus,%d\n", s, r, n[i], d[i]
+			printf "BENCHDATA loop_latency,%s,%s,batches,%d\n", s, r, tot
+			c = 0; p50 = ""; p99 = ""
+			for (i = 1; i <= k; i++) {
+				c += d[i]
+				if (p50 == "" && c >= 0.5 * tot) p50 = n[i]
+				if (p99 == "" && c >= 0.99 * tot) p99 = n[i]
+			}
+			if (tot > 0) {
+				printf "BENCHDATA loop_latency,%s,%s,p50_le_us,%s\n", s, r, p50
+				printf "BENCHDATA loop_latency,%s,%s,p99_le_us,%s\n", s, r, p99
+			}
+		}'
+}
+
+# --------------------------------------------------------------------------- measuring
+# Busy CPU time of the machine and of one process, in clock ticks (USER_HZ).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
+proc_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+is_gthulhu() { case $1 in gthulhu*) return 0 ;; esac; return 1; }
+
+# 1. Throughput: hackbench (perf bench sched messaging's ancestor) time, lower is better.
+run_hackbench() { # SCHED REP
+	if is_gthulhu "$1"; then
+		_b0=$(busy_ticks)
+		_c0=$(proc_ticks "$GPID")
+	fi
+	timeout $((HB_TIMEOUT)) hackbench -g "$HB_GROUPS" -l "$HB_LOOPS" >"$W/hb.out" 2>&1
+	_rc=$?
+	_t=$(awk '/^Time:/ { print $2 }' "$W/hb.out")
+	if [ $_rc -ne 0 ] || [ -z "$_t" ]; then
+		fail throughput_hackbench "$1" "$2" "hackbench rc=$_rc (124: stalled past ${HB_TIMEOUT}s): $(tail -n 2 "$W/hb.out")"
+		return
+	fi
+	data throughput_hackbench "$1" "$2" time_s "$_t"
+	if is_gthulhu "$1"; then
+		_b1=$(busy_ticks)
+		_c1=$(proc_ticks "$GPID")
+		data overhead_hackbench "$1" "$2" gthulhu_ticks $((_c1 - _c0))
+		data overhead_hackbench "$1" "$2" busy_ticks $((_b1 - _b0))
+		data overhead_hackbench "$1" "$2" share_pct "$(pct $((_c1 - _c0)) $((_b1 - _b0)))"
+	fi
+}
+
+# 1. Throughput: stress-ng --sock, bogo ops (messages) per second, higher is better.
+run_sock() { # SCHED REP
+	rm -f "$W/sock.yaml"
+	timeout $((SOCK_S + 60)) stress-ng --sock "$NCPU" --timeout "${SOCK_S}s" --metrics-brief \
+		-Y "$W/sock.yaml" >"$W/sock.out" 2>&1
+	_rc=$?
+	_v=$(awk '/bogo-ops-per-second-real-time:/ { print $2; exit }' "$W/sock.yaml" 2>/dev/null)
+	if [ $_rc -ne 0 ] || [ -z "$_v" ]; then
+		fail throughput_sock "$1" "$2" "stress-ng --sock rc=$_rc: $(tail -n 2 "$W/sock.out")"
+		return
+	fi
+	data throughput_sock "$1" "$2" msgs_per_s "$_v"
+}
+
+# 2. Latency under load: wakeup_probe (SCHED_OTHER, 1 ms period) while stress-ng --cpu
+# keeps every CPU busy. Under Gthulhu also the loop's latency and the priority dispatches.
+run_latency() { # SCHED REP
+	stress-ng --cpu "$NCPU" --timeout $((LAT_S + 30))s --quiet >/dev/null 2>&1 &
+	_s=$!
+	sleep 1
+	if is_gthulhu "$1"; then
+		stats_mark "$W/before.json" || note "no stats record before the $1 probe run"
+	fi
+	timeout $((LAT_S + 60)) "$B/wakeup_probe" -i 1000 -d "$LAT_S" -w 1 >"$W/probe.out" 2>&1
+	_rc=$?
+	_alive=0
+	kill -0 $_s 2>/dev/null && _alive=1
+	if is_gthulhu "$1"; then
+		stats_mark "$W/after.json" || note "no stats record after the $1 probe run"
+	fi
+	kill -TERM $_s 2>/dev/null
+	wait $_s
+	if [ $_rc -ne 0 ] || ! grep -q '^p99_us ' "$W/probe.out"; then
+		fail latency "$1" "$2" "wakeup_probe rc=$_rc (124: stalled): $(tail -n 2 "$W/probe.out")"
+		return
+	fi
+	if [ $_alive -ne 1 ]; then
+		fail latency "$1" "$2" "stress-ng --cpu ended before the probe did: no load"
+		return
+	fi
+	emit_kv "$W/probe.out" latency "$1" "$2"
+	if is_gthulhu "$1" && [ -s "$W/before.json" ] && [ -s "$W/after.json" ]; then
+		data latency "$1" "$2" nr_prio_dispatches "$(sdelta "$W/before.json" "$W/after.json" nr_prio_dispatches)"
+		data latency "$1" "$2" nr_fallback_episodes "$(sdelta "$W/before.json" "$W/after.json" nr_fallback_episodes)"
+		loop_hist "$W/before.json" "$W/after.json" "$1" "$2" ||
+			note "no loop latency histogram in the stats records"
+	fi
+	rm -f "$W/before.json" "$W/after.json"
+}
+
+# 3. Overhead: Gthulhu's CPU time / busy CPU time under stress-ng --cpu (every CPU).
+run_overhead() { # REP
+	stress-ng --cpu "$NCPU" --timeout $((OVH_S + 30))s --quiet >/dev/null 2>&1 &
+	_s=$!
+	sleep 2
+	_b0=$(busy_ticks)
+	_c0=$(proc_ticks "$GPID")
+	sleep "$OVH_S"
+	_b1=$(busy_ticks)
+	_c1=$(proc_ticks "$GPID")
+	_alive=0
+	kill -0 $_s 2>/dev/null && _alive=1
+	kill -TERM $_s 2>/dev/null
+	wait $_s
+	if [ $_alive -ne 1 ]; then
+		fail overhead_stress gthulhu "$1" "stress-ng --cpu ended early"
+		return
+	fi
+	data overhead_stress gthulhu "$1" gthulhu_ticks $((_c1 - _c0))
+	data overhead_stress gthulhu "$1" busy_ticks $((_b1 - _b0))
+	data overhead_stress gthulhu "$1" share_pct "$(pct $((_c1 - _c0)) $((_b1 - _b0)))"
+}
+
+# Issue #3: a thousand API requests per second must not raise the loop's latency.
+run_api() { # REP (Gthulhu runs with the strategy)
+	if [ ! -x "$B/gthulhuctl" ]; then
+		fail api_load gthulhu-strategy-api "$1" "API load: not measured (gthulhuctl missing)"
+		return
+	fi
+	if ! timeout 30 "$B/gthulhuctl" status >"$W/ctl.out" 2>&1; then
+		fail api_load gthulhu-strategy-api "$1" "API load: not measured (gthulhuctl status failed: $(tail -n 2 "$W/ctl.out"))"
+		return
+	fi
+	"$B/api_load" -u "$API_SOCKET" -r "$API_RATE" -d $((LAT_S + 2)) >"$W/api.out" 2>&1 &
+	_a=$!
+	run_latency gthulhu-strategy-api "$1"
+	wait $_a
+	_rc=$?
+	# Slow answers, drops and timeouts are figures (the table's verdict); an API that
+	# answered nothing at all is a failure.
+	_ok=$(awk '/^ok / { print $2 }' "$W/api.out")
+	if [ "${_ok:-0}" -eq 0 ]; then
+		fail api_load gthulhu-strategy-api "$1" "no API request answered (api_load rc=$_rc): $(tail -n 2 "$W/api.out")"
+		return
+	fi
+	emit_kv "$W/api.out" api_load gthulhu-strategy-api "$1"
+}
+
+# 5. Robustness: stress-ng --aggressive with affinity churn and fork storms under Gthulhu.
+KLOG_BAD='runnable task stall|stall detected|detected stalls|watchdog|hung_task|blocked for more than|BUG:|WARNING:|Oops|sched_ext.*(error|disabled)'
+run_robustness() {
+	if ! gstart "$W/plain.yaml"; then
+		fail robustness gthulhu 1 "Gthulhu did not attach: $(glog_why)"
+		gstop
+		return
+	fi
+	stats_mark "$W/rb-before.json" || note "no stats record before the robustness run"
+	_k0=$(dmesg | wc -l)
+	note "robustness: ${ROBUST_S}s of stress-ng --aggressive (cpu, fork, vfork, clone, affinity, switch, yield)"
+	timeout $((ROBUST_S + 120)) stress-ng --aggressive --cpu "$NCPU" --fork "$NCPU" --vfork "$NCPU" \
+		--clone "$NCPU" --affinity "$NCPU" --affinity-rand --switch "$NCPU" --yield "$NCPU" \
+		--timeout "${ROBUST_S}s" --quiet >"$W/robust.out" 2>&1
+	_rc=$?
+	_att=0
+	kill -0 "$GPID" 2>/dev/null && is_state enabled && _att=1
+	[ $_att -eq 1 ] && stats_mark "$W/rb-after.json"
+	dmesg | tail -n +$((_k0 + 1)) | grep -E "$KLOG_BAD" >"$W/klog.bad"
+	_kl=$(wc -l <"$W/klog.bad")
+	data robustness gthulhu 1 stress_rc $_rc
+	data robustness gthulhu 1 attached_at_end $_att
+	data robustness gthulhu 1 kernel_stall_lines "$_kl"
+	if [ $_att -eq 1 ] && [ -s "$W/rb-before.json" ] && [ -s "$W/rb-after.json" ]; then
+		data robustness gthulhu 1 fallback_episodes \
+			"$(sdelta "$W/rb-before.json" "$W/rb-after.json" nr_fallback_episodes)"
+		data robustness gthulhu 1 fallback_dispatches \
+			"$(sdelta "$W/rb-before.json" "$W/rb-after.json" nr_fallback_dispatches)"
+	fi
+	[ $_rc -eq 0 ] || fail robustness gthulhu 1 "stress-ng rc=$_rc (124: stalled): $(tail -n 2 "$W/robust.out")"
+	[ $_att -eq 1 ] || fail robustness gthulhu 1 "Gthulhu detached (watchdog exit?): $(glog_why)"
+	[ "$_kl" -eq 0 ] || fail robustness gthulhu 1 "kernel log: $(head -n 2 "$W/klog.bad")"
+	if [ $_att -eq 1 ]; then
+		gstop || fail robustness gthulhu 1 "Gthulhu did not exit cleanly: $(glog_why)"
+	else
+		gstop
+	fi
+}
+
+# --------------------------------------------------------------------------- the run
+echo "BENCHMETA kernel=$(uname -r)"
+echo "BENCHMETA cpus=$NCPU"
+echo "BENCHMETA shape=$BENCH_SHAPE"
+echo "BENCHMETA date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "BENCHMETA mode=$BENCH_MODE reps=$REPS"
+t_start=$(awk '{ printf "%d", $1 }' /proc/uptime)
+if ! is_state disabled; then
+	fail setup default 0 "sched_ext state is '$(sched_ext_state)', not disabled: another scheduler runs"
+	echo "BENCHDONE failures=$failures"
+	exit 1
+fi
+
+rep=1
+while [ $rep -le "$REPS" ]; do
+	if [ $((rep % 2)) -eq 1 ]; then order="default gthulhu"; else order="gthulhu default"; fi
+	for s in $order; do
+		note "rep $rep/$REPS: $s"
+		if [ "$s" = gthulhu ]; then
+			if ! gstart "$W/plain.yaml"; then
+				for w in throughput_hackbench throughput_sock latency overhead_stress; do
+					fail $w gthulhu $rep "Gthulhu did not attach: $(glog_why)"
+				done
+				gstop
+				continue
+			fi
+		fi
+		run_hackbench "$s" $rep
+		[ "$s" = default ] || gthulhu_ok throughput_hackbench "$s" $rep
+		run_sock "$s" $rep
+		[ "$s" = default ] || gthulhu_ok throughput_sock "$s" $rep
+		run_latency "$s" $rep
+		[ "$s" = default ] || gthulhu_ok latency "$s" $rep
+		if [ "$s" = gthulhu ]; then
+			run_overhead $rep
+			gthulhu_ok overhead_stress gthulhu $rep
+			gstop || fail stop gthulhu $rep "Gthulhu did not exit cleanly: $(glog_why)"
+		fi
+	done
+	note "rep $rep/$REPS: gthulhu-strategy"
+	if gstart "$STRATEGY_CONFIG" && probe_strategy; then
+		run_latency gthulhu-strategy $rep
+		gthulhu_ok latency gthulhu-strategy $rep
+		run_api $rep
+		gthulhu_ok api_load gthulhu-strategy-api $rep
+		gstop || fail stop gthulhu-strategy $rep "Gthulhu did not exit cleanly: $(glog_why)"
+	else
+		for w in latency,gthulhu-strategy latency,gthulhu-strategy-api api_load,gthulhu-strategy-api; do
+			fail "${w%,*}" "${w#*,}" $rep "Gthulhu with the probe strategy did not start: $(glog_why)"
+		done
+		gstop
+	fi
+	rep=$((rep + 1))
 done
-md=$(echo "$dflt" | median)
-mg=$(echo "$gth" | median)
-echo "BENCH hackbench -g 4 -l 200, ms per run"
-echo "BENCH   default scheduler:$dflt  (median $md)"
-echo "BENCH   gthulhu:          $gth  (median $mg)"
-echo "BENCH   ratio gthulhu/default: $(awk -v a="$mg" -v b="$md" 'BEGIN { printf "%.2f", a / b }') (target <= 1.10)"
-
-start
-stress-ng --cpu 2 --timeout 20s --quiet &
-S=$!
-sleep 2
-b0=$(busy)
-c0=$(proc_cpu $GPID)
-sleep 15
-b1=$(busy)
-c1=$(proc_cpu $GPID)
-wait $S
-stop
-echo "BENCH overhead under stress-ng --cpu 2: gthulhu used $((c1 - c0)) of $((b1 - b0)) busy jiffies" \
-	"= $(awk -v a=$((c1 - c0)) -v b=$((b1 - b0)) 'BEGIN { printf "%.2f", 100 * a / b }')% (target <= 5%)"
+run_robustness
+note "finished in $(($(awk '{ printf "%d", $1 }' /proc/uptime) - t_start)) s"
+echo "BENCHDONE failures=$failures"
+[ $failures -eq 0 ]
