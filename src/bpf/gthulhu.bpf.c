@@ -75,9 +75,11 @@ static __u32 nr_cpu_ids;
 
 /*
  * Per CPU: the task running there (BPF-private), and the one the scheduling loop just
- * preempted. A task preempted by the loop resumes right after it, without a round trip:
- * sending it up would wake the loop again and preempt the next task, a livelock that on
- * one CPU starves everything.
+ * preempted. A task preempted by the loop does not go back up: that would wake the loop
+ * again and preempt the next task, a livelock that on one CPU starves everything. It waits
+ * in SHARED instead (not at the head of this CPU's queue: then the CPU would not ask
+ * ops.dispatch() for work when the loop sleeps, and the loop's fresh decisions would wait
+ * for the end of its slice).
  */
 struct cpu_ctx {
 	s32 running_pid;
@@ -422,8 +424,24 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 		struct cpu_ctx *cctx = cpu_ctx(scx_bpf_task_cpu(p));
 
 		if (cctx && cctx->preempted_pid == p->pid) {
+			struct task_ctx *pctx = task_ctx(p);
+
 			cctx->preempted_pid = 0;
-			dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns, enq_flags | enq_head_flag());
+			if (pctx && pctx->prio_level) {
+				/* First among its level: it was running already. */
+				pctx->parked = false;
+				dsq_insert_vtime(p, GTHULHU_DSQ_PRIO, slice_of(pctx),
+						 (u64)(GTHULHU_PRIO_MAX - pctx->prio_level)
+						     << GTHULHU_PRIO_KEY_SHIFT,
+						 enq_flags);
+			} else if (pctx) {
+				pctx->parked = false;
+				dsq_insert_vtime(p, GTHULHU_DSQ_SHARED, slice_of(pctx),
+						 fallback_vtime(p, pctx), enq_flags);
+			} else {
+				dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns,
+					   enq_flags | enq_head_flag());
+			}
 			count(&counters.nr_kernel_dispatches);
 			return;
 		}

@@ -71,6 +71,14 @@ enum gthulhu_dispatch_flags {
 };
 
 /* The policy's decision for one queued task. */
+/*
+ * Priority tasks share one vtime-ordered queue (PRIO) in BPF; their key there is
+ * (GTHULHU_PRIO_MAX - level) << GTHULHU_PRIO_KEY_SHIFT | arrival sequence, so a higher
+ * level sorts first and arrival order below it.
+ */
+#define GTHULHU_PRIO_MAX       20
+#define GTHULHU_PRIO_KEY_SHIFT 56
+
 struct dispatched_task {
 	__s32 pid;
 	__s32 cpu;	  /* a CPU the task may use, or GTHULHU_CPU_ANY */

@@ -73,10 +73,9 @@ bool policy_before(const struct policy_task *a, const struct policy_task *b)
 }
 
 /*
- * Priority tasks share one vtime-ordered queue in BPF: the level goes in the top bits so a
- * higher level sorts first, arrival order below it.
+ * Priority tasks share one vtime-ordered queue in BPF (see GTHULHU_PRIO_KEY_SHIFT).
  */
-#define PRIO_KEY_SHIFT 56
+_Static_assert(STRATEGY_PRIO_MAX == GTHULHU_PRIO_MAX, "one priority scale everywhere");
 
 void policy_decide(const struct policy_config *cfg, struct policy_state *st,
 		   const struct policy_task *t, int cpu, uint64_t nr_waiting,
@@ -91,8 +90,9 @@ void policy_decide(const struct policy_config *cfg, struct policy_state *st,
 	out->slice_ns = t->slice_ns ? t->slice_ns : policy_slice(cfg, nr_waiting);
 	if (t->prio_level) {
 		out->flags = GTHULHU_DF_PRIORITY | GTHULHU_DF_PREEMPT;
-		out->deadline = ((uint64_t)(STRATEGY_PRIO_MAX - t->prio_level) << PRIO_KEY_SHIFT) |
-				(t->key & ((1ull << PRIO_KEY_SHIFT) - 1));
+		out->deadline =
+		    ((uint64_t)(GTHULHU_PRIO_MAX - t->prio_level) << GTHULHU_PRIO_KEY_SHIFT) |
+		    (t->key & ((1ull << GTHULHU_PRIO_KEY_SHIFT) - 1));
 	} else {
 		out->deadline = t->key;
 		if ((int64_t)(t->vtime - st->min_vruntime) > 0)
