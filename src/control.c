@@ -212,19 +212,37 @@ static void get_config(void *ctx, struct gthulhu_config *out)
 	pthread_mutex_unlock(&ctl.lock);
 }
 
-static int apply_config(void *ctx, const struct gthulhu_config *next, char *err, size_t errlen)
+/*
+ * Only the keys the request named change, on top of the running configuration as it is
+ * now under the lock: a reload that ran since the API read it is not undone.
+ */
+static int apply_config(void *ctx, const struct gthulhu_config *next, const char *const *keys,
+			size_t nkeys, char *err, size_t errlen)
 {
+	struct gthulhu_config *merged = &ctl.next; /* the reload's scratch: same lock */
 	struct log_rec *r;
 
 	pthread_mutex_lock(&ctl.lock);
-	apply_live(next);
-	pthread_mutex_unlock(&ctl.lock);
+	memcpy(merged, &ctl.running, sizeof(*merged));
+	for (size_t i = 0; i < nkeys; i++) {
+		if (!config_key_is_live(keys[i]) || config_copy_key(merged, next, keys[i])) {
+			pthread_mutex_unlock(&ctl.lock);
+			snprintf(err, errlen, "%s: not a live key", keys[i]);
+			return -1;
+		}
+	}
+	if (config_check(merged, err, errlen)) {
+		pthread_mutex_unlock(&ctl.lock);
+		return -1;
+	}
+	apply_live(merged);
 	r = log_begin(LOG_INFO, "live configuration changed");
-	log_u64(r, "slice_ns_default", next->slice_ns_default);
-	log_u64(r, "slice_ns_min", next->slice_ns_min);
-	log_u64(r, "stats_interval_s", next->stats_interval_s);
-	log_bool(r, "debug", next->debug);
+	log_u64(r, "slice_ns_default", merged->slice_ns_default);
+	log_u64(r, "slice_ns_min", merged->slice_ns_min);
+	log_u64(r, "stats_interval_s", merged->stats_interval_s);
+	log_bool(r, "debug", merged->debug);
 	log_end(r);
+	pthread_mutex_unlock(&ctl.lock);
 	return 0;
 }
 

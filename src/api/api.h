@@ -80,10 +80,13 @@ struct api_backend {
 	/* A copy of the running configuration. */
 	void (*get_config)(void *ctx, struct gthulhu_config *out);
 	/*
-	 * Make @next the running configuration's live knobs (see config_key_is_live);
-	 * 0 or -1 with a message. Called with a fully validated @next.
+	 * Set the live knobs named in @keys (@nkeys of them, see config_key_is_live) to
+	 * their values in @next, atomically with respect to other changes (a reload): keys
+	 * not named keep their running values. 0, or -1 with a message. @next has passed
+	 * config_set_live() for each key.
 	 */
-	int (*apply_config)(void *ctx, const struct gthulhu_config *next, char *err, size_t errlen);
+	int (*apply_config)(void *ctx, const struct gthulhu_config *next, const char *const *keys,
+			    size_t nkeys, char *err, size_t errlen);
 	/* {"pods": [...]} as GET /api/v1/pods/pids shows it; NULL = none known. */
 	json_t *(*pods)(void *ctx);
 };

@@ -300,6 +300,9 @@ static void get_config(struct api_ctx *ctx, struct gthulhu_config *c)
 		config_set_defaults(c);
 }
 
+/* A PATCH names each live key once; more keys than the config has are refused anyway. */
+#define API_MAX_PATCH_KEYS 64
+
 /* Apply every key of @doc to @c; 0, or -1 with the 422 answer filled in. */
 static int patch_keys(struct gthulhu_config *c, json_t *doc, struct api_resp *resp)
 {
@@ -336,8 +339,11 @@ static int patch_keys(struct gthulhu_config *c, json_t *doc, struct api_resp *re
 static void patch_config(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
 {
 	json_t *doc = parse_body(req, resp, JSON_OBJECT);
+	const char *keys[API_MAX_PATCH_KEYS], *key;
 	struct gthulhu_config *c;
 	char err[256] = "";
+	size_t nkeys;
+	json_t *val;
 
 	if (!doc)
 		return;
@@ -352,8 +358,14 @@ static void patch_config(struct api_ctx *ctx, const struct api_req *req, struct 
 	get_config(ctx, c);
 	if (patch_keys(c, doc, resp))
 		goto out;
-	if (json_object_size(doc) && ctx->backend.apply_config &&
-	    ctx->backend.apply_config(ctx->backend.ctx, c, err, sizeof(err))) {
+	nkeys = 0;
+	json_object_foreach(doc, key, val)
+	{
+		if (nkeys < API_MAX_PATCH_KEYS)
+			keys[nkeys++] = key;
+	}
+	if (nkeys && ctx->backend.apply_config &&
+	    ctx->backend.apply_config(ctx->backend.ctx, c, keys, nkeys, err, sizeof(err))) {
 		api_resp_error(resp, 500, "configuration not applied: %s", err);
 		goto out;
 	}

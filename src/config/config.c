@@ -1403,3 +1403,22 @@ int config_set_live(struct gthulhu_config *c, const char *path, uint64_t value, 
 		*(uint32_t *)((char *)c + k->offset) = (uint32_t)value;
 	return 0;
 }
+
+int config_copy_key(struct gthulhu_config *dst, const struct gthulhu_config *src, const char *path)
+{
+	static const size_t width[] = {
+	    [KT_U64] = sizeof(uint64_t), [KT_U32] = sizeof(uint32_t), [KT_BOOL] = sizeof(bool)};
+	const struct cfg_key *k;
+	size_t i;
+
+	k = key_at(path, &i);
+	if (!k)
+		return -1;
+	if (k->type == KT_STRING)
+		memcpy((char *)dst + k->offset, (const char *)src + k->offset, k->max + 1);
+	else if (k->type < ARRAY_SIZE(width) && width[k->type])
+		memcpy((char *)dst + k->offset, (const char *)src + k->offset, width[k->type]);
+	else
+		return -1;
+	return 0;
+}

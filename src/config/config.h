@@ -76,6 +76,8 @@ size_t config_values(const struct gthulhu_config *c, struct config_value *out, s
  */
 int config_set_live(struct gthulhu_config *c, const char *path, uint64_t value, bool is_bool,
 		    char *err, size_t errlen);
+/* Copy the value of key @path from @src to @dst: 0, or -1 for an unknown key. */
+int config_copy_key(struct gthulhu_config *dst, const struct gthulhu_config *src, const char *path);
 /* The constraints between keys (slice_ns_min <= slice_ns_default, ...): 0 or -1 + @err. */
 int config_check(const struct gthulhu_config *c, char *err, size_t errlen);
 

@@ -84,7 +84,8 @@ static void get_config(void *ctx, struct gthulhu_config *out)
 	pthread_mutex_unlock(&fake.lock);
 }
 
-static int apply_config(void *ctx, const struct gthulhu_config *next, char *err, size_t errlen)
+static int apply_config(void *ctx, const struct gthulhu_config *next, const char *const *keys,
+			size_t nkeys, char *err, size_t errlen)
 {
 	pthread_mutex_lock(&fake.lock);
 	fake.cfg = *next;

@@ -111,7 +111,8 @@ static void fake_get_config(void *ctx, struct gthulhu_config *out)
 	pthread_mutex_unlock(&fb.lock);
 }
 
-static int fake_apply(void *ctx, const struct gthulhu_config *next, char *err, size_t errlen)
+static int fake_apply(void *ctx, const struct gthulhu_config *next, const char *const *keys,
+		      size_t nkeys, char *err, size_t errlen)
 {
 	int rc = 0;
 

@@ -768,6 +768,19 @@ static void test_live_knobs(void **state)
 	assert_non_null(strstr(err, "unknown key"));
 	assert_int_equal(config_set_live(&cfg, "strategies", 1, false, err, sizeof(err)), -1);
 
+	/* One key at a time from another config: the rest stays. */
+	config_set_defaults(&snap);
+	snap.slice_ns_default = 7000000;
+	snap.debug = false;
+	snprintf(snap.api_socket, sizeof(snap.api_socket), "/tmp/x.sock");
+	assert_int_equal(config_copy_key(&cfg, &snap, "scheduler.slice_ns_default"), 0);
+	assert_int_equal(cfg.slice_ns_default, 7000000);
+	assert_true(cfg.debug); /* not copied */
+	assert_int_equal(config_copy_key(&cfg, &snap, "api.socket"), 0);
+	assert_string_equal(cfg.api_socket, "/tmp/x.sock");
+	assert_int_equal(config_copy_key(&cfg, &snap, "strategies"), -1);
+	assert_int_equal(config_copy_key(&cfg, &snap, "nope"), -1);
+
 	assert_int_equal(config_check(&cfg, err, sizeof(err)), 0);
 	cfg.slice_ns_min = cfg.slice_ns_default + 1;
 	assert_int_equal(config_check(&cfg, err, sizeof(err)), -1);
