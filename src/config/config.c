@@ -273,8 +273,9 @@ static const struct cfg_key rule_keys[] = {
 	.offset = RULE(effect.priority, uint32_t),
 	.min = 0,
 	.max = STRATEGY_PRIO_MAX,
-	.help = "Effect: priority level; higher levels run first, before every normal "
-		"task (true is the highest level, false is a normal task).",
+	.help = "Effect: priority level. 0 is a normal task (ordered by weighted virtual "
+		"runtime); 1..20 run before every normal task and every lower level, and may "
+		"preempt a normal task when no CPU is idle. true = 20, false = 0.",
     },
     {
 	.path = "execution_time",
