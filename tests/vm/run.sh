@@ -44,7 +44,8 @@ for k in "${kernels[@]}"; do
 	rc=0
 	tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-suite.sh --timeout 1200 \
 		--log "$log" build/gthulhu build/gthulhuctl tests/vm/guest-lib.sh || rc=$?
-	line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1 || true)
+	# The suite's last summary line; empty (a failure, below) when it never got that far.
+	line=$(awk '/^[0-9]+ passed, [0-9]+ failed/ { l = $0 } END { print l }' "$log")
 	if [ -z "$line" ]; then
 		echo "=== kernel '$name': the suite did not finish (vm-run rc=$rc); see $log"
 		total_fail=$((total_fail + 1))

@@ -105,8 +105,7 @@ copy_file() {
 cp "$BUSYBOX" "$root/bin/busybox"
 ln -s busybox "$root/bin/sh"
 for tool in stress-ng hackbench cyclictest taskset bpftool; do
-	path=$(PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" || true)
-	if [[ -n $path ]]; then
+	if path=$(PATH="$PATH:/usr/sbin:/sbin" command -v "$tool"); then
 		copy_file "$path"
 	elif [[ $tool != bpftool ]]; then
 		die "$tool is not installed on the host but the guest needs it: run scripts/deps.sh"
@@ -170,17 +169,21 @@ timeout -k 10 "$timeout_s" "$qemu" -accel "$accel" -cpu max -smp "$smp" -m "$mem
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	</dev/null >"$log" 2>&1 &
 qpid=$!
-trap 'kill "$qpid" 2>/dev/null || true' INT TERM HUP
+trap 'kill "$qpid" 2>/dev/null; exit 130' INT TERM HUP
 # Stream the console to stdout while QEMU runs (works without a TTY).
 tail -s 0.2 --pid="$qpid" -n +1 -f "$log" 2>/dev/null | tr -d '\r' &
 tpid=$!
 qrc=0
 wait "$qpid" || qrc=$?
-wait "$tpid" 2>/dev/null || true
+# The streamer only mirrors the log to the terminal; the result comes from the log file.
+if ! wait "$tpid" 2>/dev/null; then
+	log "console streaming ended early; the full console is in the log"
+fi
 trap - INT TERM HUP
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}')
 
-marker=$(tr -d '\r' <"$log" | grep -aoE 'GTHULHU_VM_RESULT rc=[0-9]+' | tail -n1 || true)
+# The guest's last result line; empty (a failure, below) when it never printed one.
+marker=$(tr -d '\r' <"$log" | awk 'match($0, /GTHULHU_VM_RESULT rc=[0-9]+/) { m = substr($0, RSTART, RLENGTH) } END { print m }')
 where="console log: $log"
 ((keep)) || [[ -n $logfile ]] || where="use --log FILE to keep the console log"
 if [[ -z $marker ]]; then
