@@ -35,7 +35,7 @@ APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 LINT_SRCS := $(filter-out src/bpf/vmlinux.h,$(sort $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h \
-	       tests/unit/*.c tests/unit/*.h tests/api/*.c tests/fuzz/*.c bench/*.c tools/*.c)))
+	       tests/unit/*.c tests/unit/*.h tests/api/*.c tests/fuzz/*.c bench/*.c bench/*.h tools/*.c)))
 # libFuzzer targets: each links the parser it fuzzes, built with clang's sanitizers.
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "probe_util.h"
+
 #define GRACE_NS 5000000000ull /* wait this long for answers after the run */
 
 enum conn_state { FREE, CONNECTING, WAITING };
@@ -39,32 +41,6 @@ struct conn {
 	size_t got;
 	char head[16]; /* "HTTP/1.1 200" */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static uint64_t percentile(const uint64_t *v, size_t n, double p)
-{
-	size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-
-	if (rank < 1)
-		rank = 1;
-	if (rank > n)
-		rank = n;
-	return v[rank - 1];
-}
 
 static unsigned long parse_uint(const char *s, unsigned long max)
 {
