@@ -50,7 +50,7 @@ static struct {
 
 #define STOP_VALUE 0x100000000ull
 
-static struct policy_config policy_of(const struct gthulhu_config *cfg)
+struct policy_config control_policy_of(const struct gthulhu_config *cfg)
 {
 	struct policy_config p = {
 	    .slice_max_ns = cfg->slice_ns_default,
@@ -62,7 +62,7 @@ static struct policy_config policy_of(const struct gthulhu_config *cfg)
 /* Live knobs from @next into the running system. With ctl.lock held. */
 static void apply_live(const struct gthulhu_config *next)
 {
-	struct policy_config p = policy_of(next);
+	struct policy_config p = control_policy_of(next);
 
 	if (ctl.loop)
 		sched_loop_request_policy(ctl.loop, &p);
@@ -77,14 +77,21 @@ static void apply_live(const struct gthulhu_config *next)
 
 /* ---- reload (SIGHUP) -------------------------------------------------------------------- */
 
+/* Whether keys that only apply at the next start differ between @a and @b. */
 static bool restart_only_keys_differ(const struct gthulhu_config *a, const struct gthulhu_config *b)
 {
-	return a->builtin_idle != b->builtin_idle || a->early_processing != b->early_processing ||
-	       a->stall_timeout_ms != b->stall_timeout_ms || a->api_enabled != b->api_enabled ||
-	       strcmp(a->api_socket, b->api_socket) || strcmp(a->api_listen, b->api_listen) ||
-	       strcmp(a->api_token_file, b->api_token_file) ||
-	       a->api_loopback_no_auth != b->api_loopback_no_auth ||
-	       strcmp(a->api_state_file, b->api_state_file);
+	struct config_value va[64], vb[64];
+	size_t n = config_values(a, va, 64);
+
+	config_values(b, vb, 64);
+	for (size_t i = 0; i < n; i++) {
+		if (va[i].live)
+			continue;
+		if (va[i].kind == CONFIG_STRING ? strcmp(va[i].string, vb[i].string) != 0
+						: va[i].number != vb[i].number)
+			return true;
+	}
+	return false;
 }
 
 static void reload(void)

@@ -32,6 +32,9 @@ void control_detached(void);
 /* Ask for a reload of the config file; never blocks (the loop calls it on SIGHUP). */
 void control_request_reload(void);
 
+/* The scheduling loop's knobs in @cfg. */
+struct policy_config control_policy_of(const struct gthulhu_config *cfg);
+
 /* A copy of the running configuration. */
 void control_running_config(struct gthulhu_config *out);
 

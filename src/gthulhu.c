@@ -130,15 +130,6 @@ static int load_config(struct gthulhu_config *cfg)
 	return 0;
 }
 
-static struct policy_config policy_of(const struct gthulhu_config *cfg)
-{
-	struct policy_config p = {
-	    .slice_max_ns = cfg->slice_ns_default,
-	    .slice_min_ns = cfg->slice_ns_min,
-	};
-	return p;
-}
-
 /* SIGHUP, on the loop thread: hand it on, the control thread does the work. */
 static void on_sighup(struct sched_loop *l)
 {
@@ -174,7 +165,7 @@ static int run_attached(struct topology *topo, int sfd, bool *restart)
 	*restart = false;
 	/* Live knobs may have changed since the start (API, SIGHUP): attach with them. */
 	control_running_config(&cfg);
-	pcfg = policy_of(&cfg);
+	pcfg = control_policy_of(&cfg);
 	if (topology_load(topo, app.sysfs_root, err, sizeof(err))) {
 		log_msg(LOG_ERROR, "cannot read the CPU topology: %s", err);
 		return EXIT_ERROR;

@@ -279,46 +279,37 @@ static uint32_t table_size_for(size_t n)
 	return size;
 }
 
-static size_t count_threads(const char *proc_root)
-{
-	char path[4096];
-	struct dirent *pe, *te;
-	DIR *proc, *tasks;
-	size_t n = 0;
-
-	proc = opendir(proc_root);
-	if (!proc)
-		return 0;
-	while ((pe = readdir(proc))) {
-		if (!parse_id(pe->d_name))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/task", proc_root, pe->d_name);
-		tasks = opendir(path);
-		if (!tasks)
-			continue;
-		while ((te = readdir(tasks)))
-			n += parse_id(te->d_name) != 0;
-		closedir(tasks);
-	}
-	closedir(proc);
-	return n;
-}
-
-/* Threads of process @pid now (0 when it is gone), for a pid rule's "threads" figure. */
-static uint64_t count_process_threads(const char *proc_root, int32_t pid)
+/* Threads of process @pid (its /proc directory name) now; 0 when it is gone. */
+static size_t count_process_threads(const char *proc_root, const char *pid)
 {
 	char path[4096];
 	struct dirent *te;
-	uint64_t n = 0;
+	size_t n = 0;
 	DIR *tasks;
 
-	snprintf(path, sizeof(path), "%s/%d/task", proc_root, pid);
+	snprintf(path, sizeof(path), "%s/%s/task", proc_root, pid);
 	tasks = opendir(path);
 	if (!tasks)
 		return 0;
 	while ((te = readdir(tasks)))
 		n += parse_id(te->d_name) != 0;
 	closedir(tasks);
+	return n;
+}
+
+static size_t count_threads(const char *proc_root)
+{
+	struct dirent *pe;
+	size_t n = 0;
+	DIR *proc;
+
+	proc = opendir(proc_root);
+	if (!proc)
+		return 0;
+	while ((pe = readdir(proc)))
+		if (parse_id(pe->d_name))
+			n += count_process_threads(proc_root, pe->d_name);
+	closedir(proc);
 	return n;
 }
 
@@ -394,7 +385,10 @@ struct strategy_snapshot *strategy_snapshot_build(const struct strategy_rule *ru
 			snap->rules[order[i]].threads = 1;
 		} else if (r->pid) {
 			table_put(snap->by_tgid, snap->mask, r->pid, 0, &e, &snap->entries);
-			snap->rules[order[i]].threads = count_process_threads(proc_root, r->pid);
+			char pid[16];
+
+			snprintf(pid, sizeof(pid), "%d", r->pid);
+			snap->rules[order[i]].threads = count_process_threads(proc_root, pid);
 		}
 	}
 	if (need_scan) {
