@@ -27,7 +27,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -mcpu=v3 -Isrc/bpf -I$(LIBB
 
 # Pure C modules: linked into the daemon and into every unit test.
 CORE_SRCS := $(sort $(wildcard src/sched/*.c src/topology/*.c src/strategy/*.c \
-			       src/config/*.c src/log/*.c src/api/*.c))
+			       src/config/*.c src/log/*.c src/api/*.c src/k8s/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 # Modules that talk to the kernel through the skeleton.
 APP_SRCS  := $(sort $(wildcard src/*.c))
@@ -35,11 +35,12 @@ APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 LINT_SRCS := $(filter-out src/bpf/vmlinux.h,$(sort $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h \
-	       tests/unit/*.c tests/unit/*.h tests/api/*.c tests/fuzz/*.c bench/*.c bench/*.h tools/*.c)))
+	       tests/unit/*.c tests/unit/*.h tests/api/*.c tests/k8s/*.c tests/fuzz/*.c bench/*.c bench/*.h \
+	       tools/*.c)))
 # libFuzzer targets: each links the parser it fuzzes, built with clang's sanitizers.
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LIB_SRCS := $(sort $(wildcard src/strategy/*.c src/config/*.c src/log/*.c))
+FUZZ_LIB_SRCS := $(sort $(wildcard src/strategy/*.c src/config/*.c src/log/*.c src/k8s/*.c))
 FUZZ_TIME ?= 300
 
 .PHONY: all deps run test lint unit fuzz fuzz-smoke cli-test vm-test bench bench-smoke clean
@@ -57,13 +58,21 @@ $(BUILD)/gthulhu.bpf.o: src/bpf/gthulhu.bpf.c src/bpf/*.h | $(BUILD)
 $(BUILD)/gthulhu.skel.h: $(BUILD)/gthulhu.bpf.o
 	$(BPFTOOL) gen skeleton $< name gthulhu_bpf > $@
 
+# Process start/exec/exit events for the strategy resolver: a separate object, so process
+# tracking works (and is tested) whether or not the scheduler is attached.
+$(BUILD)/proc_events.bpf.o: src/bpf/proc_events.bpf.c src/bpf/*.h | $(BUILD)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/proc_events.skel.h: $(BUILD)/proc_events.bpf.o
+	$(BPFTOOL) gen skeleton $< name proc_events_bpf > $@
+
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*/*.h src/*.h) | $(BUILD)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Everything in src/*.c may include the skeleton and libbpf.
 $(APP_OBJS): CFLAGS += -I$(LIBBPF_DIR)/usr/include
-$(APP_OBJS): $(BUILD)/gthulhu.skel.h $(LIBBPF_A)
+$(APP_OBJS): $(BUILD)/gthulhu.skel.h $(BUILD)/proc_events.skel.h $(LIBBPF_A)
 
 $(BUILD)/gthulhu: $(APP_OBJS) $(CORE_OBJS) $(LIBBPF_A)
 	$(CC) $(CFLAGS) $(APP_OBJS) $(CORE_OBJS) -o $@ $(LDLIBS_APP)
@@ -76,10 +85,15 @@ $(BUILD)/tests/api-fake-server: tests/api/fake_server.c $(CORE_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS_CORE)
 
+# A Kubernetes API server that speaks just enough of the real one for the client's tests.
+$(BUILD)/tests/fake-apiserver: tests/k8s/fake_apiserver.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@ -lmicrohttpd -ljansson -lpthread
+
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -g -O1 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-		-fno-sanitize-recover=all $< $(FUZZ_LIB_SRCS) -o $@ -ljansson -lyaml -lurcu-qsbr -lpthread
+		-fno-sanitize-recover=all $< $(FUZZ_LIB_SRCS) -o $@ -ljansson -lyaml -lcurl -lurcu-qsbr -lpthread
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
@@ -88,7 +102,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(wildcard tests/unit/*.h)
 $(BUILD):
 	@mkdir -p $@
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(BUILD)/tests/fake-apiserver
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 lint:
@@ -130,6 +144,10 @@ bench-smoke: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
 
 # The decision-path micro-benchmark: bench/run.sh runs it natively and under callgrind.
 $(BUILD)/decision_bench: bench/decision_bench.c $(CORE_OBJS)
+	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS_CORE)
+
+# Process tracking at scale (10 000 processes): full /proc scan against event updates.
+$(BUILD)/proc_scan_bench: bench/proc_scan_bench.c $(CORE_OBJS)
 	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS_CORE)
 
 clean:

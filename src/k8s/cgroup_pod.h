@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Which Kubernetes pod (and container) a process belongs to, read from its cgroup path.
+ *
+ * The kubelet puts every pod in a cgroup named after the pod's UID, below a QoS level,
+ * and the container runtime puts each container below that. Two drivers name them
+ * differently, and both exist under cgroup v2 and v1:
+ *   cgroupfs: /kubepods/burstable/pod<uid>/<container-id>
+ *             /kubepods/pod<uid>/<container-id>                  (guaranteed)
+ *   systemd:  /kubepods.slice/kubepods-burstable.slice/
+ *               kubepods-burstable-pod<uid with '_' for '-'>.slice/
+ *               cri-containerd-<id>.scope | crio-<id>.scope | docker-<id>.scope
+ * This file only parses; the resolver (strategy/) and the pod metrics (k8s/pod_metrics)
+ * call it. Nothing here talks to Kubernetes.
+ */
+#ifndef GTHULHU_CGROUP_POD_H
+#define GTHULHU_CGROUP_POD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POD_UID_MAX	 64 /* a UUID is 36 bytes; room for odd runtimes, + NUL */
+#define CONTAINER_ID_MAX 72 /* 64 hex digits + NUL, with room to spare */
+
+enum pod_qos {
+	POD_QOS_UNKNOWN = 0,
+	POD_QOS_GUARANTEED,
+	POD_QOS_BURSTABLE,
+	POD_QOS_BESTEFFORT,
+};
+
+enum container_runtime {
+	CONTAINER_RUNTIME_UNKNOWN = 0, /* cgroupfs driver: a bare id says nothing of the runtime */
+	CONTAINER_RUNTIME_CONTAINERD,  /* cri-containerd-<id>.scope */
+	CONTAINER_RUNTIME_CRIO,	       /* crio-<id>.scope */
+	CONTAINER_RUNTIME_DOCKER,      /* docker-<id>.scope */
+};
+
+struct cgroup_pod {
+	char pod_uid[POD_UID_MAX];	     /* with dashes, as the Kubernetes API shows it */
+	char container_id[CONTAINER_ID_MAX]; /* "" for the pod's own cgroup (e.g. the pause) */
+	enum pod_qos qos;
+	enum container_runtime runtime;
+};
+
+/*
+ * Parse one cgroup path (the part after "0::" or "N:controllers:"). true when the path
+ * lies inside a pod's cgroup; false for host processes, kubepods itself, a QoS level
+ * without a pod, and anything malformed (out is then zeroed).
+ */
+bool cgroup_pod_from_path(const char *path, struct cgroup_pod *out);
+
+/*
+ * The pod of process @pid from @proc_root/<pid>/cgroup: the cgroup v2 line ("0::") when it
+ * names a pod, else the first v1 line that does (any controller). 1 found, 0 not in a pod,
+ * -errno when the file cannot be read (-ENOENT: the process exited).
+ */
+int cgroup_pod_of_pid(const char *proc_root, int32_t pid, struct cgroup_pod *out);
+
+const char *pod_qos_name(enum pod_qos qos);		       /* "guaranteed", ..., "" */
+const char *container_runtime_name(enum container_runtime rt); /* "containerd", ..., "" */
+
+#endif /* GTHULHU_CGROUP_POD_H */
