@@ -25,6 +25,7 @@
 #include "counters.h"
 #include "log/log.h"
 #include "stats.h"
+#include "proc_events.h"
 #include "strategy/store.h"
 #include "strategy/strategy.h"
 
@@ -324,6 +325,10 @@ int control_start(const struct gthulhu_config *cfg, const char *config_path, con
 	}
 	/* From here on the store feeds the resolver. */
 	strategy_store_on_change(ctl.store, push_rules, NULL);
+	rc = proc_events_start();
+	if (rc)
+		log_msg(LOG_WARN, "no process events (%s): the strategy resolver rescans /proc",
+			strerror(-rc));
 
 	ctl.reload_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	/* A small stack: under mlockall(MCL_FUTURE) all of it stays in memory. */
@@ -368,6 +373,7 @@ void control_stop(void)
 	if (ctl.reload_fd >= 0)
 		close(ctl.reload_fd);
 	ctl.reload_fd = -1;
+	proc_events_stop();
 	strategy_resolver_stop();
 	strategy_store_free(ctl.store);
 	ctl.store = NULL;

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Process events (start, exec, comm change, exit) for the strategy resolver, so the
+ * process table stays current without rescanning /proc. Runs its own thread; never the
+ * scheduling loop's.
+ */
+#ifndef GTHULHU_PROC_EVENTS_H
+#define GTHULHU_PROC_EVENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct proc_events_stats {
+	bool active;	 /* events flow; false: the resolver rescans periodically instead */
+	uint64_t events; /* events handed to the resolver */
+	uint64_t lost;	 /* events the kernel dropped (each loss forces a full resync) */
+};
+
+/* Start feeding the resolver. 0, or -errno (the resolver then keeps periodic full scans). */
+int proc_events_start(void);
+void proc_events_stop(void);
+void proc_events_stats(struct proc_events_stats *out);
+
+#endif /* GTHULHU_PROC_EVENTS_H */
