@@ -172,6 +172,62 @@ static const struct cfg_key config_keys[] = {
 		"reloaded from at start.",
     },
     {
+	.path = "kubernetes.enabled",
+	.type = KT_BOOL,
+	.offset = CFG(k8s_enabled, bool),
+	.def = false,
+	.help = "Run as a Kubernetes node agent: learn this node's pods (labels, namespaces) "
+		"from the API server so strategies can name them, and serve per-pod metrics.",
+    },
+    {
+	.path = "kubernetes.node_name",
+	.type = KT_STRING,
+	.offset = CFG(k8s_node_name, char[254]),
+	.sdef = "",
+	.min = 0,
+	.max = 253,
+	.note = "\"\" = the NODE_NAME environment variable, else the host name",
+	.help = "This node's name in Kubernetes: only pods scheduled here are listed.",
+    },
+    {
+	.path = "kubernetes.kubeconfig",
+	.type = KT_STRING,
+	.offset = CFG(k8s_kubeconfig, char[256]),
+	.sdef = "",
+	.min = 0,
+	.max = 255,
+	.note = "an absolute path; \"\" = in-cluster (the pod's service account)",
+	.help = "How to reach the API server: a kubeconfig file, or the service account "
+		"Kubernetes mounts into the DaemonSet's pods.",
+    },
+    {
+	.path = "kubernetes.strategies",
+	.type = KT_BOOL,
+	.offset = CFG(k8s_strategies, bool),
+	.def = true,
+	.help = "Apply cluster-wide SchedulingStrategy objects (gthulhu.io/v1alpha1) beside "
+		"the local ones.",
+    },
+    {
+	.path = "kubernetes.pod_metrics",
+	.type = KT_BOOL,
+	.offset = CFG(k8s_pod_metrics, bool),
+	.def = true,
+	.help = "Count context switches, CPU time, wait time, runs and migrations per pod "
+		"(on /metrics and GET /api/v1/pods/metrics). Costs a little on every context "
+		"switch.",
+    },
+    {
+	.path = "kubernetes.cgroup_root",
+	.type = KT_STRING,
+	.offset = CFG(k8s_cgroup_root, char[256]),
+	.sdef = "/sys/fs/cgroup",
+	.min = 1,
+	.max = 255,
+	.note = "an absolute path",
+	.help = "Where the cgroup v2 hierarchy is mounted (pods' cgroups are found below it).",
+    },
+    {
 	.path = "debug",
 	.type = KT_BOOL,
 	.offset = CFG(debug, bool),
@@ -958,6 +1014,14 @@ static const char *constraint_violation(const struct gthulhu_config *c, char *wh
 	if (c->api_state_file[0] && c->api_state_file[0] != '/') {
 		snprintf(what, len, "must be an absolute path (or \"\" to keep nothing)");
 		return "api.state_file";
+	}
+	if (c->k8s_kubeconfig[0] && c->k8s_kubeconfig[0] != '/') {
+		snprintf(what, len, "must be an absolute path (or \"\" for in-cluster)");
+		return "kubernetes.kubeconfig";
+	}
+	if (c->k8s_cgroup_root[0] != '/') {
+		snprintf(what, len, "must be an absolute path");
+		return "kubernetes.cgroup_root";
 	}
 	if (c->api_listen[0] && !parse_listen(c->api_listen, &loopback)) {
 		snprintf(what, len,

@@ -40,6 +40,13 @@ struct gthulhu_config {
 	char api_token_file[256];
 	bool api_loopback_no_auth;
 	char api_state_file[256]; /* "" = API strategies are not persisted */
+	/* kubernetes.*: see config_explain() */
+	bool k8s_enabled;
+	char k8s_node_name[254];  /* "" = $NODE_NAME, else the host name */
+	char k8s_kubeconfig[256]; /* "" = in-cluster (service account) */
+	bool k8s_strategies;	  /* watch SchedulingStrategy objects */
+	bool k8s_pod_metrics;
+	char k8s_cgroup_root[256];
 	/* strategies, in file order */
 	struct strategy_rule rules[STRATEGY_MAX_RULES];
 	size_t nr_rules;

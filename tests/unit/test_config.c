@@ -404,8 +404,11 @@ static void test_unknown_keys(void **state)
 		     "unknown key (expected one of: enabled, socket, listen, token_file, "
 		     "loopback_no_auth, state_file)");
 	expect_error("apis:\n  url: x\n", "t.yaml:1: apis: ",
-		     "unknown key (expected one of: scheduler, stats, api, debug, builtin_idle, "
-		     "early_processing, strategies)");
+		     "unknown key (expected one of: scheduler, stats, api, kubernetes, debug, "
+		     "builtin_idle, early_processing, strategies)");
+	expect_error("kubernetes:\n  node: x\n", "t.yaml:2: kubernetes.node: ",
+		     "unknown key (expected one of: enabled, node_name, kubeconfig, strategies, "
+		     "pod_metrics, cgroup_root)");
 	expect_error("scheduler:\n  slice_ns_default: 5000000\n  slice: 1\n",
 		     "t.yaml:3: scheduler.slice: ",
 		     "unknown key (expected one of: slice_ns_default, slice_ns_min, "
@@ -423,6 +426,38 @@ static void test_unknown_keys(void **state)
 	expect_error("[a, b]: 1\n", "t.yaml:1: top level: ", "keys must be plain names");
 	expect_error("\"sched\\u0001\": 1\n", "t.yaml:1: sched?: ", "unknown key");
 	expect_file_error("bad_unknown_key.yaml", 4, "scheduler.slice_ns_max", "unknown key");
+}
+
+static void test_kubernetes_keys(void **state)
+{
+	struct gthulhu_config cfg;
+	char err[512];
+	const char *yaml = "kubernetes:\n"
+			   "  enabled: true\n"
+			   "  node_name: worker-1\n"
+			   "  kubeconfig: /etc/kubernetes/kubelet.conf\n"
+			   "  strategies: false\n"
+			   "  pod_metrics: false\n"
+			   "  cgroup_root: /host/sys/fs/cgroup\n";
+
+	(void)state;
+	config_set_defaults(&cfg);
+	assert_false(cfg.k8s_enabled);
+	assert_true(cfg.k8s_strategies);
+	assert_true(cfg.k8s_pod_metrics);
+	assert_string_equal(cfg.k8s_cgroup_root, "/sys/fs/cgroup");
+	if (config_load_buffer(yaml, strlen(yaml), "t.yaml", &cfg, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_true(cfg.k8s_enabled);
+	assert_string_equal(cfg.k8s_node_name, "worker-1");
+	assert_string_equal(cfg.k8s_kubeconfig, "/etc/kubernetes/kubelet.conf");
+	assert_false(cfg.k8s_strategies);
+	assert_false(cfg.k8s_pod_metrics);
+	assert_string_equal(cfg.k8s_cgroup_root, "/host/sys/fs/cgroup");
+	expect_error("kubernetes:\n  kubeconfig: kube.conf\n", "t.yaml", "kubernetes.kubeconfig");
+	expect_error("kubernetes:\n  cgroup_root: sys\n", "t.yaml", "kubernetes.cgroup_root");
+	expect_error("kubernetes:\n  enabled: 1\n",
+		     "t.yaml:2: kubernetes.enabled: ", "expected true or false");
 }
 
 static void test_wrong_types(void **state)
@@ -815,6 +850,7 @@ int main(void)
 	    cmocka_unit_test(test_priority_forms),
 	    cmocka_unit_test(test_regex),
 	    cmocka_unit_test(test_unknown_keys),
+	    cmocka_unit_test(test_kubernetes_keys),
 	    cmocka_unit_test(test_wrong_types),
 	    cmocka_unit_test(test_out_of_range),
 	    cmocka_unit_test(test_cross_field),
