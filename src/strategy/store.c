@@ -97,6 +97,11 @@ static bool is_config_id(const char *id)
 	return strncmp(id, CONFIG_ID_PREFIX, strlen(CONFIG_ID_PREFIX)) == 0;
 }
 
+static bool is_cluster_id(const char *id)
+{
+	return strncmp(id, STRATEGY_CLUSTER_ID_PREFIX, strlen(STRATEGY_CLUSTER_ID_PREFIX)) == 0;
+}
+
 /*
  * Every id that enters the store passes here: an "s-<n>" id (generated in an earlier run,
  * or chosen by a client) moves the counter past n, so a generated id can never equal an
@@ -355,6 +360,13 @@ static int check_api_rule(struct strategy_rule *r, char *err, size_t errlen)
 			   r->id);
 		return -EPERM;
 	}
+	if (r->id[0] && is_cluster_id(r->id)) {
+		err_printf(err, errlen,
+			   "id: '%s': ids starting with \"" STRATEGY_CLUSTER_ID_PREFIX
+			   "\" belong to cluster strategies (SchedulingStrategy objects)",
+			   r->id);
+		return -EPERM;
+	}
 	return 0;
 }
 
@@ -567,6 +579,55 @@ out:
 	return rc;
 }
 
+int strategy_store_set_cluster(struct strategy_store *st, const struct strategy_rule *rules,
+			       size_t n, char *err, size_t errlen)
+{
+	size_t i, others, base;
+	int rc = 0;
+
+	pthread_mutex_lock(&st->lock);
+	others = st->nr_config + st->nr_api;
+	base = others;
+	if (n > STRATEGY_MAX_RULES - others) {
+		err_printf(err, errlen, "%zu cluster strategies with the %zu others, at most %d", n,
+			   others, STRATEGY_MAX_RULES);
+		rc = -ENOSPC;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		struct strategy_rule *r = &st->next[base + i];
+		char why[384];
+
+		*r = rules[i];
+		r->source = STRATEGY_SRC_CLUSTER;
+		r->line = 0;
+		if (!is_cluster_id(r->id) || !strategy_id_valid(r->id)) {
+			err_printf(err, errlen, "cluster strategy '%s': id must start with \"%s\"",
+				   r->id, STRATEGY_CLUSTER_ID_PREFIX);
+			rc = -EINVAL;
+			goto out;
+		}
+		if (strategy_rule_validate(r, why, sizeof(why))) {
+			err_printf(err, errlen, "cluster strategy '%s': %s", r->id, why);
+			rc = -EINVAL;
+			goto out;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(st->next[base + j].id, r->id) == 0) {
+				err_printf(err, errlen, "cluster strategy '%s': duplicate id",
+					   r->id);
+				rc = -EEXIST;
+				goto out;
+			}
+		}
+	}
+	copy_part(st, 0, 0, others);
+	rc = commit(st, st->nr_config, st->nr_api, n, false, err, errlen);
+out:
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
 /* ---- loading ---------------------------------------------------------------------------- */
 
 /* The whole file, NUL-terminated, at most STRATEGY_JSON_MAX_BYTES + 1 bytes (so "too large"
@@ -644,6 +705,14 @@ static int parse_state(struct strategy_store *st, const char *text, size_t len, 
 			err_printf(err, errlen,
 				   "strategies[%zu].id: '%s': ids starting with \"" CONFIG_ID_PREFIX
 				   "\" belong to config-file strategies",
+				   i, out[i].id);
+			goto out;
+		}
+		if (is_cluster_id(out[i].id)) {
+			err_printf(err, errlen,
+				   "strategies[%zu].id: '%s': ids starting with "
+				   "\"" STRATEGY_CLUSTER_ID_PREFIX
+				   "\" belong to cluster strategies",
 				   i, out[i].id);
 			goto out;
 		}

@@ -45,6 +45,14 @@ int strategy_store_set_config(struct strategy_store *st, const struct strategy_r
 			      size_t n, char *err, size_t errlen);
 
 /*
+ * Replace the cluster strategies (SchedulingStrategy objects, from the Kubernetes client):
+ * ids must start with STRATEGY_CLUSTER_ID_PREFIX ("k8s-<object name>"); all-or-nothing;
+ * not persisted (the cluster keeps them). 0 or -EINVAL/-EEXIST/-ENOSPC with a message.
+ */
+int strategy_store_set_cluster(struct strategy_store *st, const struct strategy_rule *rules,
+			       size_t n, char *err, size_t errlen);
+
+/*
  * The changes below return 0 or a negative errno, with a message in @err:
  *   -EINVAL  the strategy is invalid (the message names the field)
  *   -EEXIST  a strategy with that id exists

@@ -50,6 +50,9 @@
 #define STRATEGY_NAMESPACES_MAX	 8
 #define STRATEGY_NAMESPACE_MAX	 64 /* Kubernetes: 63 + NUL */
 
+/* Ids of cluster strategies: the prefix, then the SchedulingStrategy object's name. */
+#define STRATEGY_CLUSTER_ID_PREFIX "k8s-"
+
 /* Where a strategy came from: config-file ones are replaced on reload, API ones persist. */
 enum strategy_source {
 	STRATEGY_SRC_CONFIG = 0,

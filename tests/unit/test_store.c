@@ -306,6 +306,59 @@ static void test_order_config_first(void **state)
 	strategy_store_free(st);
 }
 
+static struct strategy_rule cluster_rule(const char *name, uint32_t prio)
+{
+	struct strategy_rule r = rule("", 0, prio);
+
+	snprintf(r.id, sizeof(r.id), STRATEGY_CLUSTER_ID_PREFIX "%s", name);
+	strcpy(r.namespaces[0], "telco");
+	r.nr_namespaces = 1;
+	return r;
+}
+
+/* Cluster strategies come last, replace each other as a set, and are read-only here. */
+static void test_cluster_rules(void **state)
+{
+	struct strategy_store *st = strategy_store_new(state_path);
+	struct strategy_rule cfg = rule("", 1, 1), a = rule("a", 10, 1);
+	struct strategy_rule cl[2] = {cluster_rule("upf", 20), cluster_rule("batch", 1)};
+	struct strategy_rule k8s_api = rule("k8s-mine", 11, 1);
+
+	assert_int_equal(strategy_store_set_cluster(st, cl, 2, err, sizeof(err)), 0);
+	assert_int_equal(strategy_store_set_config(st, &cfg, 1, err, sizeof(err)), 0);
+	assert_int_equal(strategy_store_add(st, &a, NULL, err, sizeof(err)), 0);
+	expect_ids(st, (const char *const[]){"config-1", "a", "k8s-upf", "k8s-batch"}, 4);
+	assert_int_equal(out[2].source, STRATEGY_SRC_CLUSTER);
+	assert_int_equal(strategy_store_delete(st, "k8s-upf", err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "cluster"));
+	assert_int_equal(strategy_store_put(st, "k8s-upf", &a, NULL, err, sizeof(err)), -EPERM);
+	/* The API cannot take a cluster id for itself. */
+	assert_int_equal(strategy_store_add(st, &k8s_api, NULL, err, sizeof(err)), -EPERM);
+	assert_non_null(strstr(err, "k8s-"));
+
+	/* An invalid or misnamed member refuses the whole set; the old one stays. */
+	cl[1].effect.priority = 99;
+	assert_int_equal(strategy_store_set_cluster(st, cl, 2, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "k8s-batch"));
+	cl[1] = cluster_rule("upf", 3);
+	assert_int_equal(strategy_store_set_cluster(st, cl, 2, err, sizeof(err)), -EEXIST);
+	cl[1] = cluster_rule("x", 3);
+	strcpy(cl[1].id, "x");
+	assert_int_equal(strategy_store_set_cluster(st, cl, 2, err, sizeof(err)), -EINVAL);
+	expect_ids(st, (const char *const[]){"config-1", "a", "k8s-upf", "k8s-batch"}, 4);
+
+	/* Fewer, then none; API strategies are untouched, and only they are saved. */
+	assert_int_equal(strategy_store_set_cluster(st, cl, 1, err, sizeof(err)), 0);
+	expect_ids(st, (const char *const[]){"config-1", "a", "k8s-upf"}, 3);
+	assert_int_equal(strategy_store_set_cluster(st, NULL, 0, err, sizeof(err)), 0);
+	expect_ids(st, (const char *const[]){"config-1", "a"}, 2);
+	strategy_store_free(st);
+	st = strategy_store_new(state_path);
+	assert_int_equal(strategy_store_load(st, err, sizeof(err)), 0);
+	expect_ids(st, (const char *const[]){"a"}, 1);
+	strategy_store_free(st);
+}
+
 static void test_enospc(void **state)
 {
 	struct strategy_store *st = strategy_store_new(NULL);
@@ -816,6 +869,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_config_rules_are_read_only, setup_dir,
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_order_config_first, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_cluster_rules, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_enospc, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_replace_api, setup_dir, teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_callback_sees_every_change, setup_dir,
