@@ -15,6 +15,7 @@
  *   GET  /api/v1/strategies, POST (create one), PUT (replace all API strategies)
  *   GET|PUT|DELETE /api/v1/strategies/{id}
  *   GET  /api/v1/pods/pids                       pods and their processes
+ *   GET  /api/v1/pods/metrics                    per-pod scheduling figures (Kubernetes)
  *
  * Listeners: a unix socket (mode 0600, owned by the daemon's user, root) by default; TCP
  * only when configured, and then every request but GET /health needs
@@ -73,6 +74,30 @@ struct api_sched_view {
 	} last_exit;
 };
 
+/* The Kubernetes node agent's state, for /health, /api/v1/status and /metrics. */
+struct api_k8s_view {
+	bool enabled;		/* kubernetes.enabled */
+	bool reachable;		/* the API server answered the last request */
+	bool pods_synced;	/* this node's pods are listed and watched */
+	bool strategies_synced; /* SchedulingStrategy objects are listed and watched */
+	char node[254];
+	char last_error[256]; /* "" = none */
+	uint64_t pods;	      /* pods known on this node */
+	uint64_t errors, relists, reconnects;
+	uint64_t strategies_rejected; /* cluster objects that failed validation */
+	int64_t last_sync_unix;	      /* 0 = never */
+};
+
+/* One pod's scheduling figures since Gthulhu started counting them. */
+struct api_pod_metrics {
+	char uid[64];
+	char name[254];	     /* "" while the pod's metadata is unknown */
+	char namespace[64];  /* as name */
+	uint32_t containers; /* cgroups counted for it now */
+	uint64_t voluntary_switches, involuntary_switches;
+	uint64_t cpu_ns, wait_ns, runs, migrations;
+};
+
 /* What the daemon (or a test's fake) provides. Called from API threads. */
 struct api_backend {
 	void *ctx;
@@ -89,6 +114,10 @@ struct api_backend {
 			    size_t nkeys, char *err, size_t errlen);
 	/* {"pods": [...]} as GET /api/v1/pods/pids shows it; NULL = none known. */
 	json_t *(*pods)(void *ctx);
+	/* NULL, or fills @out (enabled false when not a Kubernetes node agent). */
+	void (*kubernetes)(void *ctx, struct api_k8s_view *out);
+	/* NULL, or per-pod figures (at most @max) into @out; returns the count. */
+	size_t (*pod_metrics)(void *ctx, struct api_pod_metrics *out, size_t max);
 };
 
 struct api_options {

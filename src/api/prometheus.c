@@ -8,6 +8,7 @@
  * store's count and the resolver's per-rule stats, as for the JSON endpoints.
  */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,73 @@ static void strategy_stats(struct api_buf *b, size_t nr_strategies)
 	free(st);
 }
 
+/* One per-pod family: a sample per pod, labelled so dashboards can group by namespace. */
+static void pod_family(struct api_buf *b, const struct api_pod_metrics *rows, size_t n,
+		       const char *node, const char *name, const char *help, size_t field,
+		       double scale)
+{
+	family(b, name, "counter", help);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = *(const uint64_t *)((const char *)&rows[i] + field);
+
+		api_buf_printf(b, "%s{pod=\"", name);
+		label_value(b, rows[i].name);
+		api_buf_printf(b, "\",namespace=\"");
+		label_value(b, rows[i].namespace);
+		api_buf_printf(b, "\",node=\"");
+		label_value(b, node);
+		api_buf_printf(b, "\",pod_uid=\"");
+		label_value(b, rows[i].uid);
+		if (scale == 1.0)
+			api_buf_printf(b, "\"} %llu\n", (unsigned long long)v);
+		else
+			api_buf_printf(b, "\"} %.9f\n", (double)v * scale);
+	}
+}
+
+static void kubernetes(struct api_buf *b, struct api_ctx *ctx)
+{
+	struct api_pod_metrics *rows;
+	struct api_k8s_view k;
+	size_t n;
+
+	api_read_k8s(ctx, &k);
+	if (!k.enabled)
+		return;
+	one(b, "gthulhu_kubernetes_api_reachable", "gauge",
+	    "1 when the Kubernetes API server answered the last request.", k.reachable);
+	one(b, "gthulhu_kubernetes_pods_synced", "gauge",
+	    "1 while this node's pods are listed and watched.", k.pods_synced);
+	one(b, "gthulhu_kubernetes_pods", "gauge", "Pods known on this node.",
+	    (unsigned long long)k.pods);
+	one(b, "gthulhu_kubernetes_errors_total", "counter",
+	    "Failed requests to the Kubernetes API server.", (unsigned long long)k.errors);
+	one(b, "gthulhu_kubernetes_strategies_rejected_total", "counter",
+	    "SchedulingStrategy objects that failed validation.",
+	    (unsigned long long)k.strategies_rejected);
+	rows = api_read_pod_metrics(ctx, &n);
+	if (!rows)
+		return;
+	pod_family(b, rows, n, k.node, "gthulhu_pod_voluntary_switches_total",
+		   "Context switches where a pod's task blocked.",
+		   offsetof(struct api_pod_metrics, voluntary_switches), 1.0);
+	pod_family(b, rows, n, k.node, "gthulhu_pod_involuntary_switches_total",
+		   "Context switches where a pod's task was preempted.",
+		   offsetof(struct api_pod_metrics, involuntary_switches), 1.0);
+	pod_family(b, rows, n, k.node, "gthulhu_pod_cpu_seconds_total",
+		   "CPU time of a pod's tasks.", offsetof(struct api_pod_metrics, cpu_ns), 1e-9);
+	pod_family(b, rows, n, k.node, "gthulhu_pod_wait_seconds_total",
+		   "Time a pod's tasks waited runnable for a CPU.",
+		   offsetof(struct api_pod_metrics, wait_ns), 1e-9);
+	pod_family(b, rows, n, k.node, "gthulhu_pod_runs_total",
+		   "Times a pod's tasks started to run.", offsetof(struct api_pod_metrics, runs),
+		   1.0);
+	pod_family(b, rows, n, k.node, "gthulhu_pod_migrations_total",
+		   "Times a pod's tasks ran on another CPU than the last time.",
+		   offsetof(struct api_pod_metrics, migrations), 1.0);
+	free(rows);
+}
+
 void api_prometheus(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
 {
 	struct api_sched_view *v = api_read_view(ctx);
@@ -201,6 +269,7 @@ void api_prometheus(struct api_ctx *ctx, const struct api_req *req, struct api_r
 	    (unsigned long long)v->loop_decisions);
 	latency_histogram(&b, v);
 	strategy_stats(&b, api_strategy_count(ctx));
+	kubernetes(&b, ctx);
 	free(v);
 
 	if (b.oom) {

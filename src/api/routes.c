@@ -174,13 +174,77 @@ size_t api_strategy_count(struct api_ctx *ctx)
 	return strategy_store_list(ctx->store, &none, 0);
 }
 
+void api_read_k8s(struct api_ctx *ctx, struct api_k8s_view *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (ctx->backend.kubernetes)
+		ctx->backend.kubernetes(ctx->backend.ctx, out);
+	out->node[sizeof(out->node) - 1] = '\0';
+	out->last_error[sizeof(out->last_error) - 1] = '\0';
+}
+
+struct api_pod_metrics *api_read_pod_metrics(struct api_ctx *ctx, size_t *n)
+{
+	struct api_pod_metrics *rows;
+
+	*n = 0;
+	if (!ctx->backend.pod_metrics)
+		return NULL;
+	rows = calloc(API_MAX_PODS, sizeof(*rows));
+	if (!rows)
+		return NULL;
+	*n = ctx->backend.pod_metrics(ctx->backend.ctx, rows, API_MAX_PODS);
+	if (*n > API_MAX_PODS)
+		*n = API_MAX_PODS;
+	for (size_t i = 0; i < *n; i++) {
+		rows[i].uid[sizeof(rows[i].uid) - 1] = '\0';
+		rows[i].name[sizeof(rows[i].name) - 1] = '\0';
+		rows[i].namespace[sizeof(rows[i].namespace) - 1] = '\0';
+	}
+	return rows;
+}
+
+static json_t *k8s_json(const struct api_k8s_view *k)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "enabled", json_boolean(k->enabled));
+	if (!k->enabled)
+		return o;
+	json_object_set_new(o, "node", jstr(k->node));
+	json_object_set_new(o, "api_reachable", json_boolean(k->reachable));
+	json_object_set_new(o, "pods_synced", json_boolean(k->pods_synced));
+	json_object_set_new(o, "strategies_synced", json_boolean(k->strategies_synced));
+	json_object_set_new(o, "pods", json_integer((json_int_t)k->pods));
+	json_object_set_new(o, "last_error", jstr(k->last_error));
+	json_object_set_new(o, "last_sync_unix", json_integer((json_int_t)k->last_sync_unix));
+	json_object_set_new(o, "errors", json_integer((json_int_t)k->errors));
+	json_object_set_new(o, "relists", json_integer((json_int_t)k->relists));
+	json_object_set_new(o, "reconnects", json_integer((json_int_t)k->reconnects));
+	json_object_set_new(o, "strategies_rejected",
+			    json_integer((json_int_t)k->strategies_rejected));
+	return o;
+}
+
+/*
+ * Liveness: 200 as long as the daemon answers. A node agent that lost the Kubernetes API
+ * is "degraded", not dead (pid and regex strategies still work, and restarting would not
+ * bring the API back), so probes keep passing and the condition is in the body.
+ */
 static void h_health(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
 {
+	struct api_k8s_view k;
 	char ts[32];
+	bool degraded;
 
+	api_read_k8s(ctx, &k);
+	degraded = k.enabled && (!k.reachable || !k.pods_synced);
 	api_timestamp(ts, sizeof(ts));
 	resp->status = 200;
-	resp->json = json_pack("{s:s, s:s}", "status", "healthy", "timestamp", ts);
+	resp->json =
+	    json_pack("{s:s, s:s}", "status", degraded ? "degraded" : "healthy", "timestamp", ts);
+	if (resp->json && k.enabled)
+		json_object_set_new(resp->json, "kubernetes", k8s_json(&k));
 }
 
 static void h_status(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
@@ -222,6 +286,12 @@ static void h_status(struct api_ctx *ctx, const struct api_req *req, struct api_
 	}
 	json_object_set_new(o, "last_exit", last_exit);
 	json_object_set_new(o, "strategies", json_integer((json_int_t)api_strategy_count(ctx)));
+	{
+		struct api_k8s_view k;
+
+		api_read_k8s(ctx, &k);
+		json_object_set_new(o, "kubernetes", k8s_json(&k));
+	}
 	free(v);
 }
 
@@ -694,6 +764,36 @@ static void h_pods(struct api_ctx *ctx, const struct api_req *req, struct api_re
 	json_decref(doc);
 }
 
+static void h_pod_metrics(struct api_ctx *ctx, const struct api_req *req, struct api_resp *resp)
+{
+	struct api_pod_metrics *rows;
+	json_t *arr = json_array();
+	struct api_k8s_view k;
+	size_t n;
+
+	api_read_k8s(ctx, &k);
+	rows = api_read_pod_metrics(ctx, &n);
+	for (size_t i = 0; arr && i < n; i++) {
+		const struct api_pod_metrics *m = &rows[i];
+
+		json_array_append_new(
+		    arr, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+				   "pod_uid", m->uid, "pod_name", m->name, "namespace",
+				   m->namespace, "node", k.node, "containers", (int)m->containers,
+				   "voluntary_switches", (json_int_t)m->voluntary_switches,
+				   "involuntary_switches", (json_int_t)m->involuntary_switches,
+				   "cpu_time_ns", (json_int_t)m->cpu_ns, "wait_time_ns",
+				   (json_int_t)m->wait_ns, "run_count", (json_int_t)m->runs,
+				   "migrations", (json_int_t)m->migrations));
+	}
+	free(rows);
+	if (!arr) {
+		api_resp_error(resp, 500, "out of memory");
+		return;
+	}
+	json_object_set_new(api_resp_ok(resp, 200, "pod scheduling metrics"), "pods", arr);
+}
+
 /* ---- the table ---- */
 
 static const struct api_route routes[] = {
@@ -706,6 +806,7 @@ static const struct api_route routes[] = {
     {"/api/v1/strategies", false, API_GET | API_POST | API_PUT, false, h_strategies},
     {"/api/v1/strategies/", true, API_GET | API_PUT | API_DELETE, false, h_strategy},
     {"/api/v1/pods/pids", false, API_GET, false, h_pods},
+    {"/api/v1/pods/metrics", false, API_GET, false, h_pod_metrics},
     {NULL, false, 0, false, NULL},
 };
 

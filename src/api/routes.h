@@ -83,6 +83,12 @@ void api_timestamp(char *out, size_t len);
 
 /* The backend's view (calloc'ed, counts and strings made safe to use); NULL on ENOMEM. */
 struct api_sched_view *api_read_view(struct api_ctx *ctx);
+/* The node agent's state; enabled false without a backend hook. Never NULL. */
+void api_read_k8s(struct api_ctx *ctx, struct api_k8s_view *out);
+/* Per-pod figures (calloc'ed array, count in *n); NULL with *n 0 when there are none. */
+struct api_pod_metrics *api_read_pod_metrics(struct api_ctx *ctx, size_t *n);
+#define API_MAX_PODS 4096
+
 /* Strategies in the store, from every source. */
 size_t api_strategy_count(struct api_ctx *ctx);
 

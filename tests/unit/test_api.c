@@ -52,6 +52,7 @@ static struct {
 	bool fail_apply;
 	bool no_pods;
 	bool exited;
+	bool k8s_down;
 } fb = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static const uint64_t hist[API_LATENCY_BUCKETS] = {5, 0, 7, 3, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 4};
@@ -137,11 +138,50 @@ static json_t *fake_pods(void *ctx)
 			 "processes", "pid", 1, "command", "init", "ppid", 0);
 }
 
+static void fake_k8s(void *ctx, struct api_k8s_view *k)
+{
+	pthread_mutex_lock(&fb.lock);
+	k->enabled = true;
+	k->reachable = !fb.k8s_down;
+	k->pods_synced = !fb.k8s_down;
+	k->strategies_synced = !fb.k8s_down;
+	snprintf(k->node, sizeof(k->node), "worker-1");
+	if (fb.k8s_down)
+		snprintf(k->last_error, sizeof(k->last_error),
+			 "GET /api/v1/pods: connection refused");
+	k->pods = 2;
+	k->errors = fb.k8s_down ? 3 : 0;
+	pthread_mutex_unlock(&fb.lock);
+}
+
+static size_t fake_pod_metrics(void *ctx, struct api_pod_metrics *out, size_t max)
+{
+	if (max < 2)
+		return 0;
+	memset(out, 0, 2 * sizeof(*out));
+	snprintf(out[0].uid, sizeof(out[0].uid), "0b7c0d2e-1111-4c3b-9a55-000000000001");
+	snprintf(out[0].name, sizeof(out[0].name), "upf-0");
+	snprintf(out[0].namespace, sizeof(out[0].namespace), "telco");
+	out[0].containers = 2;
+	out[0].voluntary_switches = 10;
+	out[0].involuntary_switches = 3;
+	out[0].cpu_ns = 1500000000;
+	out[0].wait_ns = 250000000;
+	out[0].runs = 13;
+	out[0].migrations = 4;
+	/* A pod whose metadata is not known (yet): an empty name, and a quote to escape. */
+	snprintf(out[1].uid, sizeof(out[1].uid), "odd\"uid");
+	out[1].runs = 1;
+	return 2;
+}
+
 static const struct api_backend backend = {
     .read_view = fake_view,
     .get_config = fake_get_config,
     .apply_config = fake_apply,
     .pods = fake_pods,
+    .kubernetes = fake_k8s,
+    .pod_metrics = fake_pod_metrics,
 };
 
 static int to_resolver(const struct strategy_rule *rules, size_t n, void *ctx)
@@ -481,6 +521,25 @@ static void test_health(void **state)
 	http(&head, &r);
 	assert_int_equal(r.status, 200);
 	assert_int_equal(r.len, 0);
+	res_free(&r);
+
+	/* Losing the Kubernetes API degrades the node agent; it is not dead. */
+	fb.k8s_down = true;
+	assert_int_equal(U(&r, "GET", "/health", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "status")), "degraded");
+	assert_false(
+	    json_is_true(json_object_get(json_object_get(r.json, "kubernetes"), "api_reachable")));
+	assert_non_null(strstr(
+	    json_string_value(json_object_get(json_object_get(r.json, "kubernetes"), "last_error")),
+	    "connection refused"));
+	res_free(&r);
+	assert_int_equal(U(&r, "GET", "/api/v1/status", NULL), 200);
+	assert_false(
+	    json_is_true(json_object_get(json_object_get(r.json, "kubernetes"), "pods_synced")));
+	res_free(&r);
+	fb.k8s_down = false;
+	assert_int_equal(U(&r, "GET", "/health", NULL), 200);
+	assert_string_equal(json_string_value(json_object_get(r.json, "status")), "healthy");
 	res_free(&r);
 }
 
@@ -1196,6 +1255,46 @@ static void test_scheduling_original(void **state)
 	pthread_barrier_destroy(&b);
 }
 
+static void test_pod_metrics(void **state)
+{
+	json_t *pods, *p;
+	struct res r;
+
+	U(&r, "GET", "/api/v1/pods/metrics", NULL);
+	assert_ok(&r, 200);
+	pods = json_object_get(r.json, "pods");
+	assert_int_equal(json_array_size(pods), 2);
+	p = json_array_get(pods, 0);
+	assert_string_equal(json_string_value(json_object_get(p, "pod_name")), "upf-0");
+	assert_string_equal(json_string_value(json_object_get(p, "namespace")), "telco");
+	assert_string_equal(json_string_value(json_object_get(p, "node")), "worker-1");
+	assert_int_equal(json_integer_value(json_object_get(p, "voluntary_switches")), 10);
+	assert_int_equal(json_integer_value(json_object_get(p, "involuntary_switches")), 3);
+	assert_int_equal(json_integer_value(json_object_get(p, "cpu_time_ns")), 1500000000);
+	assert_int_equal(json_integer_value(json_object_get(p, "wait_time_ns")), 250000000);
+	assert_int_equal(json_integer_value(json_object_get(p, "run_count")), 13);
+	assert_int_equal(json_integer_value(json_object_get(p, "migrations")), 4);
+	assert_int_equal(json_integer_value(json_object_get(p, "containers")), 2);
+	res_free(&r);
+
+	assert_int_equal(T(&r, "GET", "/metrics", NULL), 200);
+	assert_true(sample(r.body,
+			   "gthulhu_pod_cpu_seconds_total{pod=\"upf-0\",namespace=\"telco\","
+			   "node=\"worker-1\",pod_uid=\"0b7c0d2e-1111-4c3b-9a55-000000000001\"}") ==
+		    1.5);
+	assert_int_equal(sample(r.body,
+				"gthulhu_pod_involuntary_switches_total{pod=\"upf-0\",namespace=\""
+				"telco\",node=\"worker-1\",pod_uid=\"0b7c0d2e-1111-4c3b-9a55-"
+				"000000000001\"}"),
+			 3);
+	assert_int_equal(sample(r.body, "gthulhu_pod_runs_total{pod=\"\",namespace=\"\",node=\""
+					"worker-1\",pod_uid=\"odd\\\"uid\"}"),
+			 1);
+	assert_int_equal(sample(r.body, "gthulhu_kubernetes_api_reachable"), 1);
+	assert_int_equal(sample(r.body, "gthulhu_kubernetes_pods"), 2);
+	res_free(&r);
+}
+
 static void test_pods(void **state)
 {
 	struct res r;
@@ -1690,6 +1789,7 @@ int main(void)
 	    cmocka_unit_test_setup(test_replace_all, setup),
 	    cmocka_unit_test_setup(test_scheduling_original, setup),
 	    cmocka_unit_test_setup(test_pods, setup),
+	    cmocka_unit_test_setup(test_pod_metrics, setup),
 	    cmocka_unit_test_setup(test_config, setup),
 	    cmocka_unit_test_setup(test_auth, setup),
 	    cmocka_unit_test_setup(test_auth_disabled, setup),
