@@ -19,7 +19,7 @@ BASE_PKGS=(
 	libyaml-dev libcmocka-dev liburcu-dev clang-format cppcheck
 	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libclang-rt-19-dev gnuplot-nox valgrind
 	qemu-system-x86 busybox-static cpio zstd xz-utils binutils stress-ng rt-tests
-	dpkg-dev patch util-linux jq
+	dpkg-dev patch util-linux jq curl python3 python3-yaml python3-jsonschema
 )
 KBUILD_PKGS=(flex bison bc libssl-dev libelf-dev dwarves make gcc xz-utils perl python3 cpio)
 BPFTOOL_MIN=7.5
