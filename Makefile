@@ -43,7 +43,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS := $(sort $(wildcard src/strategy/*.c src/config/*.c src/log/*.c src/k8s/*.c))
 FUZZ_TIME ?= 300
 
-.PHONY: all deps run test lint unit fuzz fuzz-smoke cli-test vm-test bench bench-smoke clean
+.PHONY: all deps run test lint unit fuzz fuzz-smoke cli-test deploy-check vm-test bench bench-smoke clean
 all: $(BUILD)/gthulhu $(BUILD)/gthulhuctl
 
 deps:
@@ -121,7 +121,12 @@ cli-test: $(BUILD)/gthulhu $(BUILD)/gthulhuctl $(BUILD)/tests/api-fake-server
 	tests/cli/run.sh
 	tests/cli/gthulhuctl.sh
 
-vm-test: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
+# deploy/kubernetes/ without kubectl: every manifest parses and has what its kind needs,
+# the sample strategies validate against the CRD's schema, the config uses real keys.
+deploy-check: $(BUILD)/gthulhu
+	tests/deploy/check-manifests $(BUILD)/gthulhu
+
+vm-test: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl $(BUILD)/tests/fake-apiserver
 	tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL))
 
 run: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
@@ -132,6 +137,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) cli-test
+	$(MAKE) deploy-check
 	$(MAKE) vm-test
 	$(MAKE) bench-smoke
 

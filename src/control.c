@@ -23,6 +23,7 @@
 #include "bpf_skel.h"
 #include "control.h"
 #include "counters.h"
+#include "k8s_agent.h"
 #include "log/log.h"
 #include "stats.h"
 #include "proc_events.h"
@@ -261,6 +262,21 @@ static int push_rules(const struct strategy_rule *rules, size_t n, void *ctx)
 	return strategy_resolver_set_rules(rules, n);
 }
 
+static json_t *pods_json(void *ctx)
+{
+	return k8s_agent_pods_json();
+}
+
+static void k8s_view(void *ctx, struct api_k8s_view *out)
+{
+	k8s_agent_view(out);
+}
+
+static size_t pod_metrics(void *ctx, struct api_pod_metrics *out, size_t max)
+{
+	return k8s_agent_pod_metrics(out, max);
+}
+
 static int start_api(const struct gthulhu_config *cfg)
 {
 	struct api_options opt = {
@@ -271,7 +287,10 @@ static int start_api(const struct gthulhu_config *cfg)
 	    .store = ctl.store,
 	    .backend = {.read_view = read_view,
 			.get_config = get_config,
-			.apply_config = apply_config},
+			.apply_config = apply_config,
+			.pods = pods_json,
+			.kubernetes = k8s_view,
+			.pod_metrics = pod_metrics},
 	};
 	struct log_rec *r;
 	char err[512];
@@ -342,6 +361,8 @@ int control_start(const struct gthulhu_config *cfg, const char *config_path, con
 		goto fail_resolver;
 	}
 	ctl.reload_running = true;
+	if (k8s_agent_start(cfg, ctl.store))
+		goto fail_resolver;
 	if (cfg->api_enabled && (cfg->api_socket[0] || cfg->api_listen[0]) && start_api(cfg))
 		goto fail_resolver;
 	return 0;
@@ -365,6 +386,7 @@ void control_stop(void)
 	if (ctl.api)
 		api_stop(ctl.api);
 	ctl.api = NULL;
+	k8s_agent_stop();
 	if (ctl.reload_running) {
 		if (write(ctl.reload_fd, &stop, sizeof(stop)) == sizeof(stop))
 			pthread_join(ctl.reload_thread, NULL);
@@ -387,10 +409,12 @@ void control_attached(struct loader *ld, struct sched_loop *loop)
 	ctl.attached_at = time(NULL);
 	ctl.attaches++;
 	pthread_mutex_unlock(&ctl.lock);
+	k8s_agent_attached(ld);
 }
 
 void control_detached(void)
 {
+	k8s_agent_detached();
 	pthread_mutex_lock(&ctl.lock);
 	if (ctl.ld && ctl.ld->skel && ctl.ld->skel->bss->exit_info.kind)
 		ctl.last_exit = ctl.ld->skel->bss->exit_info;

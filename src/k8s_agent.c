@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The Kubernetes node agent (see k8s_agent.h). Wiring only: the parts live in src/k8s/
+ * (pod table, client, metrics aggregation) and src/strategy/ (matching pods to rules).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "k8s/kube_client.h"
+#include "k8s/pods.h"
+#include "k8s_agent.h"
+#include "log/log.h"
+
+static struct {
+	pthread_mutex_t lock; /* the fields below but the pod table, which has its own */
+	bool enabled;
+	char node[POD_NAME_MAX];
+	struct pod_table *pods;
+	struct kube_client *client;
+	struct strategy_store *store;
+} agent = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* kubernetes.node_name, else $NODE_NAME (the DaemonSet sets it), else the host name. */
+static int node_name_of(const struct gthulhu_config *cfg, char *out, size_t len)
+{
+	const char *env = getenv("NODE_NAME");
+
+	if (cfg->k8s_node_name[0])
+		snprintf(out, len, "%s", cfg->k8s_node_name);
+	else if (env && env[0])
+		snprintf(out, len, "%s", env);
+	else if (gethostname(out, len) || !out[0])
+		return -1;
+	out[len - 1] = '\0';
+	return 0;
+}
+
+static int cluster_strategies(void *ctx, const struct strategy_rule *rules, size_t n, char *err,
+			      size_t errlen)
+{
+	int rc = strategy_store_set_cluster(agent.store, rules, n, err, errlen);
+	struct log_rec *r;
+
+	if (rc) {
+		r = log_begin(LOG_WARN, "cluster strategies refused");
+		log_str(r, "error", err);
+		log_end(r);
+		return -1;
+	}
+	r = log_begin(LOG_INFO, "cluster strategies applied");
+	log_u64(r, "count", n);
+	log_end(r);
+	return 0;
+}
+
+int k8s_agent_start(const struct gthulhu_config *cfg, struct strategy_store *store)
+{
+	struct kube_client_options opt = {0};
+	struct log_rec *r;
+	char err[512];
+
+	if (!cfg->k8s_enabled)
+		return 0;
+	if (node_name_of(cfg, agent.node, sizeof(agent.node))) {
+		log_msg(LOG_ERROR, "kubernetes: no node name (set kubernetes.node_name or "
+				   "NODE_NAME)");
+		return -1;
+	}
+	agent.store = store;
+	agent.pods = pod_table_new();
+	if (!agent.pods) {
+		log_msg(LOG_ERROR, "kubernetes: out of memory");
+		return -1;
+	}
+	opt.kubeconfig = cfg->k8s_kubeconfig;
+	opt.node_name = agent.node;
+	opt.watch_strategies = cfg->k8s_strategies;
+	opt.pods = agent.pods;
+	opt.on_strategies = cluster_strategies;
+	agent.client = kube_client_start(&opt, err, sizeof(err));
+	if (!agent.client) {
+		r = log_begin(LOG_ERROR, "kubernetes: cannot start the API client");
+		log_str(r, "error", err);
+		log_end(r);
+		pod_table_free(agent.pods);
+		agent.pods = NULL;
+		return -1;
+	}
+	agent.enabled = true;
+	r = log_begin(LOG_INFO, "kubernetes node agent started");
+	log_str(r, "node", agent.node);
+	log_str(r, "kubeconfig", cfg->k8s_kubeconfig[0] ? cfg->k8s_kubeconfig : "in-cluster");
+	log_end(r);
+	return 0;
+}
+
+void k8s_agent_stop(void)
+{
+	if (!agent.enabled)
+		return;
+	kube_client_stop(agent.client);
+	agent.client = NULL;
+	pod_table_free(agent.pods);
+	agent.pods = NULL;
+	agent.enabled = false;
+}
+
+void k8s_agent_attached(struct loader *ld)
+{
+}
+
+void k8s_agent_detached(void)
+{
+}
+
+void k8s_agent_view(struct api_k8s_view *out)
+{
+	struct kube_status st;
+	const struct pod_set *set;
+
+	memset(out, 0, sizeof(*out));
+	if (!agent.enabled)
+		return;
+	kube_client_status(agent.client, &st);
+	set = pod_table_acquire(agent.pods);
+	out->enabled = true;
+	out->reachable = st.reachable;
+	out->pods_synced = st.pods_synced;
+	out->strategies_synced = st.strategies_synced;
+	snprintf(out->node, sizeof(out->node), "%s", agent.node);
+	snprintf(out->last_error, sizeof(out->last_error), "%s", st.last_error);
+	out->pods = pod_set_count(set);
+	out->errors = st.errors;
+	out->relists = st.relists_410;
+	out->reconnects = st.reconnects;
+	out->strategies_rejected = st.strategies_rejected;
+	out->last_sync_unix = st.last_sync_unix;
+	pod_set_release(set);
+}
+
+size_t k8s_agent_pod_metrics(struct api_pod_metrics *out, size_t max)
+{
+	return 0;
+}
+
+json_t *k8s_agent_pods_json(void)
+{
+	return NULL;
+}
