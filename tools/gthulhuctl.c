@@ -93,6 +93,7 @@ static const char *const help_text =
     "                              {\"strategies\": [...]} or a bare list [...], or YAML\n"
     "                              with a top-level strategies: list; - reads stdin\n"
     "  pods                        Kubernetes pods and their processes\n"
+    "  pods metrics                per-pod CPU time, wait time, runs, switches, migrations\n"
     "  metrics                     the counters in Prometheus text (--json: as JSON)\n"
     "  config get [KEY]            configuration keys, values and which can change live\n"
     "  config set KEY=VALUE...     change live keys; VALUE is true, false or an integer\n"
@@ -1355,6 +1356,51 @@ static int cmd_strategies_apply(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/* A duration in ns as seconds with 3 decimals: "1.500". */
+static void seconds_text(const json_t *v, char *buf, size_t len)
+{
+	json_int_t ns = json_integer_value(v);
+
+	snprintf(buf, len, "%lld.%03lld", (long long)(ns / 1000000000),
+		 (long long)(ns % 1000000000 / 1000000));
+}
+
+static int cmd_pod_metrics(struct ctl *ctl, int argc, char **argv)
+{
+	struct table t = {.ncols = 8};
+	const json_t *pods, *pod;
+	json_t *doc = NULL;
+	size_t i;
+	int rc = parse_plain(ctl, argc, argv, 0);
+
+	if (!rc)
+		rc = get_list(ctl, "/api/v1/pods/metrics", "pods", &doc, &pods);
+	if (rc || !doc)
+		return rc;
+	table_add(&t, (const char *const[]){"NAMESPACE", "POD", "CPU_S", "WAIT_S", "RUNS",
+					    "VOLUNTARY", "INVOLUNTARY", "MIGRATIONS"});
+	json_array_foreach(pods, i, pod)
+	{
+		const char *ns = json_string_value(json_object_get(pod, "namespace"));
+		const char *name = json_string_value(json_object_get(pod, "pod_name"));
+		char cpu[32], wait[32], runs[24], vol[24], invol[24], migr[24];
+
+		if (!name || !*name)
+			name = json_string_value(json_object_get(pod, "pod_uid"));
+		seconds_text(json_object_get(pod, "cpu_time_ns"), cpu, sizeof(cpu));
+		seconds_text(json_object_get(pod, "wait_time_ns"), wait, sizeof(wait));
+		value_text(json_object_get(pod, "run_count"), runs, sizeof(runs));
+		value_text(json_object_get(pod, "voluntary_switches"), vol, sizeof(vol));
+		value_text(json_object_get(pod, "involuntary_switches"), invol, sizeof(invol));
+		value_text(json_object_get(pod, "migrations"), migr, sizeof(migr));
+		table_add(&t, (const char *const[]){ns && *ns ? ns : "-", name, cpu, wait, runs,
+						    vol, invol, migr});
+	}
+	table_print_free(&t);
+	json_decref(doc);
+	return CTL_OK;
+}
+
 static int cmd_pods(struct ctl *ctl, int argc, char **argv)
 {
 	struct table t = {.ncols = 6};
@@ -1602,6 +1648,7 @@ static const struct command commands[] = {
     {"strategies", "add", cmd_strategies_add},
     {"strategies", "rm", cmd_strategies_rm},
     {"strategies", "apply", cmd_strategies_apply},
+    {"pods", "metrics", cmd_pod_metrics},
     {"pods", NULL, cmd_pods},
     {"metrics", NULL, cmd_metrics},
     {"config", "get", cmd_config_get},

@@ -102,6 +102,24 @@ static json_t *pods(void *ctx)
 			 (int)getppid());
 }
 
+static size_t pod_metrics(void *ctx, struct api_pod_metrics *out, size_t max)
+{
+	if (!max)
+		return 0;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->uid, sizeof(out->uid), "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0");
+	snprintf(out->name, sizeof(out->name), "fake-pod");
+	snprintf(out->namespace, sizeof(out->namespace), "default");
+	out->containers = 1;
+	out->cpu_ns = 2500000000ull;
+	out->wait_ns = 125000000ull;
+	out->runs = 42;
+	out->voluntary_switches = 40;
+	out->involuntary_switches = 2;
+	out->migrations = 7;
+	return 1;
+}
+
 static int to_resolver(const struct strategy_rule *rules, size_t n, void *ctx)
 {
 	return strategy_resolver_set_rules(rules, n);
@@ -183,6 +201,7 @@ int main(int argc, char **argv)
 	    .get_config = get_config,
 	    .apply_config = apply_config,
 	    .pods = pods,
+	    .pod_metrics = pod_metrics,
 	};
 	srv = api_start(&opt, err, sizeof(err));
 	if (!srv) {

@@ -315,6 +315,10 @@ check "metrics: Prometheus text" 0 "gthulhu_up" "${G[@]}" metrics
 check_json "metrics --json" '.success == true' "${G[@]}" --json metrics
 check "pods: the header" 0 "NAMESPACE  POD" "${G[@]}" pods
 check_json "pods --json" '.pods | type == "array"' "${G[@]}" --json pods
+check "pods metrics: the header" 0 "NAMESPACE  POD       CPU_S  WAIT_S" "${G[@]}" pods metrics
+check "pods metrics: a row" 0 "default    fake-pod  2.500  0.125   42    40         2            7" "${G[@]}" pods metrics
+check_json "pods metrics --json" '.pods[0].cpu_time_ns == 2500000000' "${G[@]}" --json pods metrics
+check "pods metrics: no extra words" 2 "unexpected argument now" "${G[@]}" pods metrics now
 
 # A daemon that accepts the connection but never answers (stopped): a timeout, exit 3.
 kill -STOP "$unix_pid"
