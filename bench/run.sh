@@ -67,10 +67,12 @@ if ((smoke)); then
 	mode=smoke reps=1
 	hb_groups=2 hb_loops=20 sock_s=3 lat_s=4 ovh_s=4 robust_s=30
 	dec_iters=200000 dec_rounds=3 cg_iters=2000
+	ps_procs=2000 ps_rounds=3
 else
 	mode=full reps=${REPS:-5}
 	hb_groups=4 hb_loops=100 sock_s=10 lat_s=15 ovh_s=10 robust_s=300
 	dec_iters=1000000 dec_rounds=11 cg_iters=20000
+	ps_procs=10000 ps_rounds=5
 fi
 [[ $reps =~ ^[1-9][0-9]*$ ]] || die "REPS must be a positive number (got '$reps')"
 smp=${BENCH_SMP:-2} mem=${BENCH_MEM:-2G}
@@ -129,6 +131,22 @@ decision_bench() {
 	done
 }
 
+# ------------------------------------------------------------------ 7. process tracking (native)
+proc_scan_bench() {
+	local w
+	ps_fail() { for w in synthetic procfs; do bench_fail "proc_scan_${w}_n$ps_procs" native 0 "$1"; done; }
+	if ! make -s "build/proc_scan_bench" >"$tmp/make.log" 2>&1; then
+		ps_fail "build/proc_scan_bench did not build: $(tail -n 1 "$tmp/make.log" | tr ',' ';')"
+		return 0
+	fi
+	log "process tracking: full /proc scan against event-driven updates, $ps_procs processes"
+	if ! build/proc_scan_bench --procs "$ps_procs" -r "$ps_rounds" >"$tmp/ps.out" 2>"$tmp/ps.err"; then
+		ps_fail "proc_scan_bench failed: $(tail -n 1 "$tmp/ps.err" | tr ',' ';')"
+		return 0
+	fi
+	sed 's/^/BENCHDATA /' "$tmp/ps.out" >>"$native"
+}
+
 # ------------------------------------------------------------------ 1-3, 5: the kernel workloads
 kernel_workloads() {
 	local p gthulhu_bin gthulhuctl_bin files st hb kernel timeout_s
@@ -179,6 +197,7 @@ kernel_workloads() {
 vm_rc="not run"
 if ((!report_only)); then
 	decision_bench
+	proc_scan_bench
 	kernel_workloads
 fi
 
@@ -261,6 +280,9 @@ for t in 16 256 4096; do
 		expected+=("decision_t${t}_s$s/native/ns_per_decision" "decision_t${t}_s$s/native/instr_per_decision")
 	done
 done
+ps_s=proc_scan_synthetic_n$ps_procs/native ps_p=proc_scan_procfs_n$ps_procs/native
+for m in full_scan_ms refresh_us table_bytes; do expected+=("$ps_s/$m" "$ps_p/$m"); done
+for r in 1 10 100; do expected+=("$ps_s/rebuild_${r}_rules_ms" "$ps_s/event_rebuild_${r}_rules_ms"); done
 for m in stress_rc attached_at_end kernel_stall_lines fallback_episodes; do
 	expected+=("robustness/gthulhu/$m")
 done
@@ -489,6 +511,17 @@ nfail=$(awk 'END { print NR }' "$out/failures.txt")
 			echo "| $t | $s | $(fmt "$v") | ${SPREAD[$k/ns_per_decision]:-—} | $(fmt "$(M "$k/instr_per_decision")") | $tg | $vd |"
 		done
 	done
+	echo
+	echo "Process tracking with $ps_procs processes (native on the build host, bench/proc_scan_bench: a synthetic proc tree, and this host's /proc with $ps_procs paused children):"
+	echo
+	echo "| figure | synthetic tree | this host's /proc |"
+	echo "|---|---:|---:|"
+	echo "| full scan (ms): every resync; every pass without events | $(fmt "$(M "$ps_s/full_scan_ms")") | $(fmt "$(M "$ps_p/full_scan_ms")") |"
+	echo "| refresh one process after an event (µs) | $(fmt "$(M "$ps_s/refresh_us")") | $(fmt "$(M "$ps_p/refresh_us")") |"
+	for r in 1 10 100; do
+		echo "| snapshot rebuild, $r rule(s) (ms): from scratch / after one event | $(fmt "$(M "$ps_s/rebuild_${r}_rules_ms")") / $(fmt "$(M "$ps_s/event_rebuild_${r}_rules_ms")") | |"
+	done
+	echo "| process table memory (bytes) | $(fmt "$(M "$ps_s/table_bytes")") | $(fmt "$(M "$ps_p/table_bytes")") |"
 	echo
 	if ((nfail)); then
 		echo "**FAILED** ($nfail):"

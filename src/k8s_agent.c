@@ -14,6 +14,10 @@
 #include "k8s/pods.h"
 #include "k8s_agent.h"
 #include "log/log.h"
+#include "strategy/strategy.h"
+
+/* Processes listed by GET /api/v1/pods/pids at most (a node runs a few thousand). */
+#define K8S_AGENT_MAX_PROCS 65536
 
 static struct {
 	pthread_mutex_t lock; /* the fields below but the pod table, which has its own */
@@ -81,11 +85,19 @@ int k8s_agent_start(const struct gthulhu_config *cfg, struct strategy_store *sto
 	opt.watch_strategies = cfg->k8s_strategies;
 	opt.pods = agent.pods;
 	opt.on_strategies = cluster_strategies;
+	/* Before the client fills it, so no change goes unseen by the resolver. */
+	if (strategy_resolver_set_pods(agent.pods)) {
+		log_msg(LOG_ERROR, "kubernetes: the strategy resolver is not running");
+		pod_table_free(agent.pods);
+		agent.pods = NULL;
+		return -1;
+	}
 	agent.client = kube_client_start(&opt, err, sizeof(err));
 	if (!agent.client) {
 		r = log_begin(LOG_ERROR, "kubernetes: cannot start the API client");
 		log_str(r, "error", err);
 		log_end(r);
+		strategy_resolver_set_pods(NULL);
 		pod_table_free(agent.pods);
 		agent.pods = NULL;
 		return -1;
@@ -104,6 +116,7 @@ void k8s_agent_stop(void)
 		return;
 	kube_client_stop(agent.client);
 	agent.client = NULL;
+	strategy_resolver_set_pods(NULL);
 	pod_table_free(agent.pods);
 	agent.pods = NULL;
 	agent.enabled = false;
@@ -147,7 +160,59 @@ size_t k8s_agent_pod_metrics(struct api_pod_metrics *out, size_t max)
 	return 0;
 }
 
+/* A command name as JSON: any bytes may be in it, JSON wants UTF-8; keep it ASCII. */
+static json_t *comm_json(const char *comm)
+{
+	char buf[sizeof(((struct pod_process *)0)->comm)];
+	size_t i;
+
+	for (i = 0; i + 1 < sizeof(buf) && comm[i]; i++)
+		buf[i] = comm[i] >= 0x20 && comm[i] < 0x7f ? comm[i] : '?';
+	buf[i] = '\0';
+	return json_string(buf);
+}
+
+/*
+ * The original's shape: one entry per pod with its processes. Pods have several
+ * containers; each process says which it is in, and the pod's container_id is its first
+ * process's, as the original (which knew only one) showed it.
+ */
 json_t *k8s_agent_pods_json(void)
 {
-	return NULL;
+	struct pod_process *procs;
+	const struct pod_set *set;
+	json_t *pods, *pod = NULL, *list = NULL;
+	size_t n;
+
+	if (!agent.enabled)
+		return NULL;
+	procs = calloc(K8S_AGENT_MAX_PROCS, sizeof(*procs));
+	pods = json_array();
+	if (!procs || !pods) {
+		free(procs);
+		json_decref(pods);
+		return NULL;
+	}
+	n = strategy_resolver_pod_processes(procs, K8S_AGENT_MAX_PROCS);
+	set = pod_table_acquire(agent.pods);
+	for (size_t i = 0; i < n; i++) {
+		const struct pod_process *p = &procs[i];
+
+		if (!pod || strcmp(p->pod_uid, procs[i - 1].pod_uid)) {
+			const struct pod_meta *meta = pod_set_find(set, p->pod_uid);
+
+			list = json_array();
+			pod = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "pod_uid", p->pod_uid,
+					"pod_name", meta ? meta->name : "", "namespace",
+					meta ? meta->namespace : "", "node", agent.node,
+					"container_id", p->container_id, "processes", list);
+			json_array_append_new(pods, pod);
+		}
+		json_array_append_new(list, json_pack("{s:i, s:o, s:i, s:s}", "pid", p->pid,
+						      "command", comm_json(p->comm), "ppid",
+						      p->ppid, "container_id", p->container_id));
+	}
+	pod_set_release(set);
+	free(procs);
+	return json_pack("{s:o}", "pods", pods);
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Process events (start, exec, comm change, exit) for the strategy resolver, so the
- * process table stays current without rescanning /proc. Runs its own thread; never the
- * scheduling loop's.
+ * Process events (start, exec, comm change, cgroup move, exit) for the strategy resolver,
+ * so its process table stays current without rescanning /proc. BPF tracepoints
+ * (src/bpf/proc_events.bpf.c) feed a ring buffer that a thread of its own drains into
+ * strategy_resolver_note(); never the scheduling loop's thread. Start it after the
+ * resolver (strategy_resolver_start), stop it before.
  */
 #ifndef GTHULHU_PROC_EVENTS_H
 #define GTHULHU_PROC_EVENTS_H

@@ -8,8 +8,10 @@
  * store, store.h) and Kubernetes; all produce the same struct and pass the same checks.
  *
  * The scheduling loop never evaluates rules itself (regex matching allocates and is slow).
- * A resolver thread matches rules against /proc and publishes an immutable snapshot, a
- * hash from thread id to effect, swapped in atomically (liburcu QSBR). The loop asks
+ * A resolver thread keeps a table of the processes (proc_table.h), current through
+ * process events (proc_events.h) with a periodic full rescan of /proc as a safety net,
+ * matches rules against it in memory and publishes an immutable snapshot, a hash from
+ * thread id to effect, swapped in atomically (liburcu QSBR). The loop asks
  * strategy_lookup() once per task: O(1), no locks, no allocation.
  */
 #ifndef GTHULHU_STRATEGY_H
@@ -18,6 +20,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "k8s/cgroup_pod.h"
+
+struct proc_table;
+struct pod_set;
+struct pod_table;
 
 /*
  * Priority levels. One meaning everywhere (config, API, BPF):
@@ -97,6 +105,8 @@ struct strategy_rule {
 bool strategy_rule_needs_scan(const struct strategy_rule *rule);
 /* True when the rule names Kubernetes pods (selectors or namespaces). */
 bool strategy_rule_needs_pods(const struct strategy_rule *rule);
+/* What the process table must carry for @rules: enum proc_want bits (proc_table.h). */
+unsigned int strategy_rules_wants(const struct strategy_rule *rules, size_t n);
 
 /*
  * Check one rule against the bounds above: id charset, at least one matcher and one
@@ -124,11 +134,38 @@ int strategy_rule_specificity(const struct strategy_rule *rule);
 
 /*
  * Build a snapshot for @rules: tid and pid rules apply directly (so a new thread of a
- * chosen process is covered at once); rules with a regex are matched against every
- * thread under @proc_root ("/proc" in production). Returns NULL on allocation failure.
+ * chosen process is covered at once); the others are matched in memory against every
+ * thread of @procs, which must carry what they need (strategy_rules_wants()). A rule with
+ * selectors or namespaces matches the threads of processes in a pod (cgroup_pod) that
+ * @pods knows and pod_matches_rule() accepts; with @pods NULL such rules match nothing.
+ * Returns NULL on allocation failure.
  */
+struct strategy_snapshot *strategy_snapshot_build_from(const struct strategy_rule *rules, size_t n,
+						       const struct proc_table *procs,
+						       const struct pod_set *pods);
+/* The same over a one-off scan of @proc_root ("/proc"), without pod metadata. */
 struct strategy_snapshot *strategy_snapshot_build(const struct strategy_rule *rules, size_t n,
 						  const char *proc_root);
+
+/*
+ * The same, step by step, for a caller that rebuilds often from one table (the resolver):
+ * a matcher compiles @rules once (which must stay unchanged while it lives) and remembers,
+ * per process, what the process-wide matchers (pid, cgroup, pod, command line) gave, for
+ * as long as the process's table entry keeps its version (proc_table.h). A rebuild after
+ * a few events thus re-evaluates only the processes that changed. Its pod sets must all
+ * come from one pod table (a new table: a new matcher). NULL on allocation failure.
+ */
+struct strategy_matcher;
+struct strategy_matcher *strategy_matcher_new(const struct strategy_rule *rules, size_t n);
+struct strategy_snapshot *strategy_matcher_build(struct strategy_matcher *m,
+						 const struct proc_table *procs,
+						 const struct pod_set *pods);
+void strategy_matcher_free(struct strategy_matcher *m);
+struct strategy_matcher_stats {
+	uint64_t evaluated; /* processes matched against the rules */
+	uint64_t reused;    /* processes whose earlier result still held */
+};
+void strategy_matcher_stats(const struct strategy_matcher *m, struct strategy_matcher_stats *out);
 void strategy_snapshot_free(struct strategy_snapshot *snap);
 /* Threads and processes the snapshot names. */
 size_t strategy_snapshot_entries(const struct strategy_snapshot *snap);
@@ -150,12 +187,18 @@ size_t strategy_snapshot_rule_stats(const struct strategy_snapshot *snap,
 				    struct strategy_rule_stats *out, size_t max);
 
 /*
- * The resolver: a thread that owns the published snapshot. It rebuilds it at once when
- * the rules change (strategy_resolver_set_rules) and every @interval_ms while some rule
- * needs the process table, and publishes it with RCU. The scheduling loop registers as a
- * QSBR reader (liburcu) and reads strategy_current() without locks. The other functions
- * may block briefly (a mutex, a grace period) and are for every thread but the loop's.
+ * The resolver: a thread that owns the published snapshot and the process table. It
+ * rebuilds the snapshot at once when the rules change (strategy_resolver_set_rules) and,
+ * while some rule needs the process table (or pods are tracked), whenever processes
+ * change: from events (strategy_resolver_note) when an event source runs, coalesced over
+ * STRATEGY_COALESCE_MS, with a full rescan every STRATEGY_RESYNC_MS and after any lost
+ * event; without events, by a full rescan every @interval_ms. It publishes with RCU: the
+ * scheduling loop registers as a QSBR reader (liburcu) and reads strategy_current()
+ * without locks. The other functions may block briefly (a mutex, a grace period) and are
+ * for every thread but the loop's.
  */
+#define STRATEGY_COALESCE_MS 15	   /* a fork storm costs one rebuild, not one per fork */
+#define STRATEGY_RESYNC_MS   30000 /* full rescans while events flow: the safety net */
 int strategy_resolver_start(const struct strategy_rule *rules, size_t n, const char *proc_root,
 			    unsigned int interval_ms);
 /* Replace the rules; the new snapshot is published before this returns. 0 or -errno. */
@@ -183,5 +226,80 @@ size_t strategy_snapshot_pids(const struct strategy_snapshot *snap, struct strat
 			      size_t max);
 /* The same for the published snapshot. */
 size_t strategy_resolver_pids(struct strategy_pid *out, size_t max);
+
+/*
+ * Process events, from an event source (proc_events.c) to the resolver. The values are
+ * also the kinds of the BPF records (src/bpf/proc_events.bpf.c): keep them in step.
+ */
+enum strategy_proc_event {
+	STRATEGY_EV_FORK = 1,	     /* a new process: @pid = @tgid = the child */
+	STRATEGY_EV_THREAD = 2,	     /* a new thread @pid in process @tgid */
+	STRATEGY_EV_EXEC = 3,	     /* process @tgid exec'ed: new comm, command line */
+	STRATEGY_EV_EXIT = 4,	     /* process @tgid exited: its last thread is gone */
+	STRATEGY_EV_THREAD_EXIT = 5, /* thread @pid exited, its process lives on */
+	STRATEGY_EV_RENAME = 6,	     /* thread @pid changed its comm */
+	STRATEGY_EV_CGROUP = 7,	     /* process @tgid moved to another cgroup */
+	STRATEGY_EV_MAX = STRATEGY_EV_CGROUP,
+};
+/*
+ * Mark a process changed and wake the resolver. Cheap, never blocks for long (a small
+ * lock, no I/O): the event source's thread calls it per event. Ignored while nothing
+ * needs the process table.
+ */
+void strategy_resolver_note(enum strategy_proc_event kind, int32_t pid, int32_t tgid);
+/*
+ * An event source starts (true: periodic rescans give way to events, after one full
+ * rescan that covers what happened before the source started) or stops (false: back to
+ * rescans every interval). Safe to call whether the resolver runs or not.
+ */
+void strategy_resolver_events(bool active);
+/* Events were lost: rescan everything soon. */
+void strategy_resolver_resync(void);
+
+/*
+ * Track Kubernetes pods with @pods (NULL: stop). While set, the resolver keeps the process
+ * table current even without pod rules (for strategy_resolver_pod_processes), matches
+ * label and namespace rules against the table's pods, and rebuilds on its own thread when
+ * the table changes (pod_table_on_change: the resolver takes the table's only callback).
+ * Set it back to NULL before freeing @pods. 0 or -ESRCH (the resolver is not running).
+ */
+int strategy_resolver_set_pods(struct pod_table *pods);
+
+/* A process in a pod, for GET /api/v1/pods/pids (the caller joins names from the pods). */
+struct pod_process {
+	char pod_uid[POD_UID_MAX];
+	char container_id[CONTAINER_ID_MAX]; /* "" for the pod's own cgroup */
+	int32_t pid;			     /* the process (tgid) */
+	int32_t ppid;
+	char comm[16]; /* TASK_COMM_LEN */
+};
+/*
+ * Every process the table places in a pod, sorted by pod uid then pid, at most @max;
+ * returns how many were written. Empty unless pods are tracked (set_pods) or a pod rule
+ * exists. From the resolver's last pass; never waits for a scan.
+ */
+size_t strategy_resolver_pod_processes(struct pod_process *out, size_t max);
+
+/* How the resolver keeps up, for stats, benches and tests. */
+struct strategy_resolver_info {
+	bool tracking;	    /* the process table is kept (some rule or the pods need it) */
+	bool events_active; /* an event source feeds it; else periodic rescans */
+	size_t processes, threads;
+	uint64_t skipped_threads; /* threads the table had no room for (each scan counts) */
+	size_t table_bytes;
+	uint64_t full_scans;	/* full /proc scans, including those of set_rules */
+	uint64_t refreshes;	/* single-process refreshes from events */
+	uint64_t events;	/* events noted */
+	uint64_t resyncs;	/* forced rescans: lost events, too many at once */
+	uint64_t rebuilds;	/* snapshots published */
+	uint64_t last_scan_us;	/* the last full scan */
+	uint64_t last_event_us; /* the last event-driven pass: first event to published */
+};
+void strategy_resolver_info(struct strategy_resolver_info *out);
+/*
+ * Wait until the resolver has nothing pending (events, pod changes, forced rescans) and
+ * is not working: for tests, which must not guess with sleeps. false after @timeout_ms.
+ */
+bool strategy_resolver_idle_wait(unsigned int timeout_ms);
 
 #endif /* GTHULHU_STRATEGY_H */
