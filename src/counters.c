@@ -31,6 +31,7 @@ const struct counter_desc counter_descs[] = {
     C(nr_reenqueued, false, "Tasks handed back after an RT or deadline task took a CPU."),
     C(nr_parked_rescued, false, "Tasks that waited longer than the stall timeout: rescued."),
     C(nr_starvation_guards, false, "Times the shared queue was served before priority tasks."),
+    C(nr_metrics_dropped, false, "Pod metrics reports lost: the per-cgroup map was full."),
 };
 
 const size_t nr_counter_descs = sizeof(counter_descs) / sizeof(counter_descs[0]);

@@ -8,25 +8,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "bpf_skel.h"
 #include "k8s/kube_client.h"
+#include "k8s/pod_metrics.h"
 #include "k8s/pods.h"
 #include "k8s_agent.h"
+#include "loader.h"
 #include "log/log.h"
+#include "pod_metrics_bpf.h"
 #include "strategy/strategy.h"
 
 /* Processes listed by GET /api/v1/pods/pids at most (a node runs a few thousand). */
 #define K8S_AGENT_MAX_PROCS 65536
 
+/* How often the per-cgroup counters are read from BPF and summed per pod. */
+#define METRICS_INTERVAL_MS 2000
+
 static struct {
-	pthread_mutex_t lock; /* the fields below but the pod table, which has its own */
 	bool enabled;
 	char node[POD_NAME_MAX];
 	struct pod_table *pods;
 	struct kube_client *client;
 	struct strategy_store *store;
-} agent = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	/* Per-pod metrics: the collector thread reads the scheduler's map while attached. */
+	struct pod_metrics *metrics;
+	pthread_t collector;
+	bool collector_running, stop;
+	pthread_mutex_t lock; /* map_fd, generation, stop; held while the map is read */
+	pthread_cond_t wake;
+	int map_fd;	     /* -1 while detached */
+	uint64_t generation; /* attaches: each starts the BPF counts from zero */
+} agent = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .map_fd = -1};
 
 /* kubernetes.node_name, else $NODE_NAME (the DaemonSet sets it), else the host name. */
 static int node_name_of(const struct gthulhu_config *cfg, char *out, size_t len)
@@ -59,6 +74,64 @@ static int cluster_strategies(void *ctx, const struct strategy_rule *rules, size
 	log_u64(r, "count", n);
 	log_end(r);
 	return 0;
+}
+
+static void *collector_main(void *arg)
+{
+	struct timespec until;
+
+	pthread_mutex_lock(&agent.lock);
+	while (!agent.stop) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += METRICS_INTERVAL_MS / 1000;
+		pthread_cond_timedwait(&agent.wake, &agent.lock, &until);
+		/* Under the lock: a detach waits, so the map cannot go away mid-read. */
+		if (!agent.stop && agent.map_fd >= 0) {
+			int rc = pod_metrics_collect(agent.metrics, agent.map_fd, agent.generation);
+
+			if (rc < 0)
+				log_msg(LOG_DEBUG, "pod metrics: reading the map failed: %s",
+					strerror(-rc));
+		}
+	}
+	pthread_mutex_unlock(&agent.lock);
+	return NULL;
+}
+
+static int start_metrics(const struct gthulhu_config *cfg)
+{
+	pthread_attr_t attr;
+	int err;
+
+	agent.metrics = pod_metrics_new(cfg->k8s_cgroup_root);
+	if (!agent.metrics)
+		return -ENOMEM;
+	agent.stop = false;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	err = pthread_create(&agent.collector, &attr, collector_main, NULL);
+	pthread_attr_destroy(&attr);
+	if (err) {
+		pod_metrics_free(agent.metrics);
+		agent.metrics = NULL;
+		return -err;
+	}
+	agent.collector_running = true;
+	return 0;
+}
+
+static void stop_metrics(void)
+{
+	if (agent.collector_running) {
+		pthread_mutex_lock(&agent.lock);
+		agent.stop = true;
+		pthread_cond_signal(&agent.wake);
+		pthread_mutex_unlock(&agent.lock);
+		pthread_join(agent.collector, NULL);
+		agent.collector_running = false;
+	}
+	pod_metrics_free(agent.metrics);
+	agent.metrics = NULL;
 }
 
 int k8s_agent_start(const struct gthulhu_config *cfg, struct strategy_store *store)
@@ -102,6 +175,12 @@ int k8s_agent_start(const struct gthulhu_config *cfg, struct strategy_store *sto
 		agent.pods = NULL;
 		return -1;
 	}
+	if (cfg->k8s_pod_metrics) {
+		int rc = start_metrics(cfg);
+
+		if (rc)
+			log_msg(LOG_WARN, "kubernetes: no pod metrics: %s", strerror(-rc));
+	}
 	agent.enabled = true;
 	r = log_begin(LOG_INFO, "kubernetes node agent started");
 	log_str(r, "node", agent.node);
@@ -114,6 +193,7 @@ void k8s_agent_stop(void)
 {
 	if (!agent.enabled)
 		return;
+	stop_metrics();
 	kube_client_stop(agent.client);
 	agent.client = NULL;
 	strategy_resolver_set_pods(NULL);
@@ -124,10 +204,17 @@ void k8s_agent_stop(void)
 
 void k8s_agent_attached(struct loader *ld)
 {
+	pthread_mutex_lock(&agent.lock);
+	agent.map_fd = bpf_map__fd(ld->skel->maps.cgroup_stats);
+	agent.generation++;
+	pthread_mutex_unlock(&agent.lock);
 }
 
 void k8s_agent_detached(void)
 {
+	pthread_mutex_lock(&agent.lock);
+	agent.map_fd = -1;
+	pthread_mutex_unlock(&agent.lock);
 }
 
 void k8s_agent_view(struct api_k8s_view *out)
@@ -157,7 +244,38 @@ void k8s_agent_view(struct api_k8s_view *out)
 
 size_t k8s_agent_pod_metrics(struct api_pod_metrics *out, size_t max)
 {
-	return 0;
+	struct pod_metrics_row *rows;
+	const struct pod_set *set;
+	size_t n;
+
+	if (!agent.enabled || !agent.metrics || !max)
+		return 0;
+	rows = calloc(max, sizeof(*rows));
+	if (!rows)
+		return 0;
+	n = pod_metrics_rows(agent.metrics, rows, max);
+	set = pod_table_acquire(agent.pods);
+	for (size_t i = 0; i < n; i++) {
+		const struct pod_meta *meta = pod_set_find(set, rows[i].pod_uid);
+		struct api_pod_metrics *m = &out[i];
+
+		memset(m, 0, sizeof(*m));
+		snprintf(m->uid, sizeof(m->uid), "%s", rows[i].pod_uid);
+		if (meta) {
+			snprintf(m->name, sizeof(m->name), "%s", meta->name);
+			snprintf(m->namespace, sizeof(m->namespace), "%s", meta->namespace);
+		}
+		m->containers = rows[i].containers;
+		m->voluntary_switches = rows[i].c.nvcsw;
+		m->involuntary_switches = rows[i].c.nivcsw;
+		m->cpu_ns = rows[i].c.cpu_ns;
+		m->wait_ns = rows[i].c.wait_ns;
+		m->runs = rows[i].c.runs;
+		m->migrations = rows[i].c.migrations;
+	}
+	pod_set_release(set);
+	free(rows);
+	return n;
 }
 
 /* A command name as JSON: any bytes may be in it, JSON wants UTF-8; keep it ASCII. */

@@ -152,6 +152,8 @@ int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
 	skel->rodata->starvation_ns = cfg->slice_ns_default * 20;
 	skel->rodata->builtin_idle = cfg->builtin_idle;
 	skel->rodata->early_processing = cfg->early_processing;
+	/* Per-pod counting costs a map update per context switch: only when asked for. */
+	skel->rodata->pod_metrics_enabled = cfg->k8s_enabled && cfg->k8s_pod_metrics;
 	skel->rodata->debug = cfg->debug;
 	skel->struct_ops.gthulhu_ops->flags = ops_flags();
 

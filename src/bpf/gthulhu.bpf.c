@@ -18,6 +18,10 @@
  * tasks to SHARED; a decision for an older enqueue (stale generation) is cancelled; a
  * decision for a CPU the task may no longer use is bounced; a heartbeat timer wakes user
  * space when records wait unread.
+ *
+ * With pod_metrics_enabled, the callbacks also count context switches, CPU time, run-queue
+ * wait, runs and migrations per cgroup (cgroup_stats, see pm_report()), so per-pod figures
+ * need no second BPF program. Off, the verifier drops that code: it costs nothing.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -36,6 +40,7 @@ char _license[] SEC("license") = "GPL";
 #define PF_KTHREAD   0x00200000
 #endif
 #define ENOENT		2
+#define EEXIST		17
 #define ENOMEM		12
 #define CLOCK_MONOTONIC 1
 
@@ -55,6 +60,8 @@ const volatile __u64 starvation_ns = 100000000;
 const volatile bool builtin_idle = true;
 const volatile bool early_processing;
 const volatile bool debug;
+/* Count scheduling figures per cgroup for the pod metrics (see pm_report()). */
+const volatile bool pod_metrics_enabled;
 
 /* Read by user space through the skeleton. */
 struct gthulhu_counters counters;
@@ -167,6 +174,15 @@ struct task_ctx {
 	u32 prio_level; /* priority level of the last decision */
 	u64 parked_at;	/* when it was parked */
 	bool parked;	/* in PARKED (or on its way there) awaiting a decision */
+	/* Pod metrics of the current run, not reported to its cgroup yet (see pm_report()). */
+	bool pm_open;	   /* a run started here and has not been reported to its end */
+	bool pm_new_run;   /* the run itself is not counted yet */
+	bool pm_migrated;  /* it is on another CPU than the previous run */
+	u32 pm_last_cpu;   /* CPU of the previous run + 1; 0 before the first */
+	u64 pm_exec_seen;  /* the kernel's sum_exec_runtime, as far as reported */
+	u64 pm_delay_seen; /* the kernel's sched_info.run_delay, as far as reported */
+	u64 pm_wait_start; /* own clock, without CONFIG_SCHED_INFO: became runnable (0: unknown) */
+	u64 pm_waited;	   /* own clock: the wait that ended when this run started */
 };
 
 struct {
@@ -175,6 +191,20 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
+
+/*
+ * Pod metrics per cgroup v2 id. Per-CPU so concurrent context switches in one busy pod
+ * never share a cache line; not preallocated, because a preallocated per-CPU hash costs
+ * max_entries * nr_possible_cpus values up front (hundreds of MiB on a big machine)
+ * while a node has a few hundred cgroups that run tasks.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, GTHULHU_CGROUP_STATS_MAX);
+	__type(key, u64);
+	__type(value, struct gthulhu_cgroup_stats);
+} cgroup_stats SEC(".maps");
 
 struct heartbeat {
 	struct bpf_timer timer;
@@ -724,6 +754,132 @@ static bool consume_shared(u64 now)
 	return true;
 }
 
+/*
+ * Pod metrics. ops.running() opens a run; pm_report() adds it to the task's cgroup when it
+ * ends (ops.stopping()), or so far when the task keeps its CPU for another slice
+ * (ops.dispatch()), so a task that never leaves its CPU still shows its CPU time. Figures
+ * land in the cgroup as they happen: an exiting task has nothing left to fold.
+ *
+ * CPU time and run-queue wait are the kernel's own clocks (se.sum_exec_runtime, which
+ * sched_ext keeps up to date before ops.stopping(), and sched_info.run_delay), read as
+ * deltas: the same figures as /proc/<pid>/schedstat and the cpu controller, so the time
+ * a CPU spends picking the next task counts where the kernel counts it. A kernel built
+ * without CONFIG_SCHED_INFO has no run_delay: the wait is then timed from ops.runnable()
+ * (or the preemption) to ops.running().
+ */
+#define TASK_RUNNING 0
+
+enum pm_end {
+	PM_CONTINUES, /* slice refilled: still running */
+	PM_BLOCKED,   /* left the CPU to sleep: a voluntary switch */
+	PM_PREEMPTED, /* left it still runnable: an involuntary switch */
+	PM_REQUEUED,  /* dequeued while running to change affinity, nice or cgroup: no switch */
+};
+
+static __always_inline bool pm_kernel_wait(const struct task_struct *p)
+{
+	/* Not sched_info itself: task_struct has it always, empty without SCHED_INFO. */
+	return bpf_core_field_exists(p->sched_info.run_delay);
+}
+
+static struct gthulhu_cgroup_stats *cgroup_stats_of(const struct task_struct *p)
+{
+	struct gthulhu_cgroup_stats *st, zero = {};
+	/*
+	 * The v2 (default hierarchy) cgroup: its id is its directory's inode number. Plain
+	 * loads, which the verifier turns into fault-safe ones, cost less than four
+	 * bpf_probe_read_kernel() calls (BPF_CORE_READ) on every context switch.
+	 */
+	u64 cgid = p->cgroups->dfl_cgrp->kn->id;
+	long err;
+
+	st = bpf_map_lookup_elem(&cgroup_stats, &cgid);
+	if (st)
+		return st;
+	err = bpf_map_update_elem(&cgroup_stats, &cgid, &zero, BPF_NOEXIST);
+	/* -EEXIST: another CPU added it first; anything else (full) loses this report. */
+	if (err && err != -EEXIST) {
+		count(&counters.nr_metrics_dropped);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&cgroup_stats, &cgid);
+}
+
+/* From ops.init_task(): what the task waited before it was ours is not counted. */
+static void pm_init(const struct task_struct *p, struct task_ctx *tctx)
+{
+	if (pm_kernel_wait(p))
+		tctx->pm_delay_seen = p->sched_info.run_delay;
+}
+
+static void pm_running(const struct task_struct *p, struct task_ctx *tctx, u64 now)
+{
+	u32 cpu = scx_bpf_task_cpu(p) + 1;
+
+	tctx->pm_open = true;
+	tctx->pm_new_run = true;
+	tctx->pm_migrated = tctx->pm_last_cpu && tctx->pm_last_cpu != cpu;
+	tctx->pm_last_cpu = cpu;
+	tctx->pm_exec_seen = p->se.sum_exec_runtime;
+	if (!pm_kernel_wait(p)) {
+		tctx->pm_waited = 0;
+		if (tctx->pm_wait_start && elapsed(now, tctx->pm_wait_start, 0))
+			tctx->pm_waited = now - tctx->pm_wait_start;
+		tctx->pm_wait_start = 0;
+	}
+}
+
+static void pm_report(const struct task_struct *p, struct task_ctx *tctx, u64 now, enum pm_end end)
+{
+	struct gthulhu_cgroup_stats *st;
+	u64 exec, cpu_ns, wait_ns = 0;
+
+	if (!pm_kernel_wait(p) && (end == PM_PREEMPTED || end == PM_REQUEUED))
+		tctx->pm_wait_start = now;
+	/* No open run: it started before the scheduler attached. */
+	if (!tctx->pm_open)
+		return;
+	tctx->pm_open = end == PM_CONTINUES;
+	exec = p->se.sum_exec_runtime;
+	cpu_ns = exec - tctx->pm_exec_seen;
+	tctx->pm_exec_seen = exec;
+	if (tctx->pm_new_run) {
+		/* The kernel added this run's wait when the task came on the CPU. */
+		if (pm_kernel_wait(p)) {
+			u64 delay = p->sched_info.run_delay;
+
+			wait_ns = delay - tctx->pm_delay_seen;
+			tctx->pm_delay_seen = delay;
+		} else {
+			wait_ns = tctx->pm_waited;
+		}
+	}
+
+	st = cgroup_stats_of(p);
+	if (!st)
+		return;
+	/* Only this CPU writes its copy, with interrupts off: no atomics needed. */
+	if (tctx->pm_new_run) {
+		tctx->pm_new_run = false;
+		st->runs++;
+		st->migrations += tctx->pm_migrated;
+		st->wait_ns += wait_ns;
+	}
+	st->cpu_ns += cpu_ns;
+	if (end == PM_BLOCKED)
+		st->nvcsw++;
+	else if (end == PM_PREEMPTED)
+		st->nivcsw++;
+}
+
+static enum pm_end pm_end_of(const struct task_struct *p, bool runnable)
+{
+	if (runnable)
+		return PM_PREEMPTED;
+	/* Sleeping, a task has set its state before it is dequeued; requeued, it has not. */
+	return p->__state == TASK_RUNNING ? PM_REQUEUED : PM_BLOCKED;
+}
+
 void BPF_STRUCT_OPS(gthulhu_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u64 now = bpf_ktime_get_ns();
@@ -755,11 +911,20 @@ void BPF_STRUCT_OPS(gthulhu_dispatch, s32 cpu, struct task_struct *prev)
 	 * the CPU stays busy until they arrive (never zero: newer kernels warn about that).
 	 */
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
+		struct task_ctx *pctx = NULL;
+
 		if (has_waiting_work()) {
 			prev->scx.slice = slice_min_ns;
 		} else {
-			prev->scx.slice = slice_of(task_ctx(prev));
+			pctx = task_ctx(prev);
+			prev->scx.slice = slice_of(pctx);
 			count(&counters.nr_slice_refills);
+		}
+		if (pod_metrics_enabled) {
+			if (!pctx)
+				pctx = task_ctx(prev);
+			if (pctx)
+				pm_report(prev, pctx, now, PM_CONTINUES);
 		}
 	}
 }
@@ -770,6 +935,8 @@ void BPF_STRUCT_OPS(gthulhu_runnable, struct task_struct *p, u64 enq_flags)
 
 	if (tctx && (enq_flags & SCX_ENQ_WAKEUP))
 		tctx->exec_runtime = 0;
+	if (pod_metrics_enabled && tctx && !pm_kernel_wait(p))
+		tctx->pm_wait_start = bpf_ktime_get_ns();
 }
 
 void BPF_STRUCT_OPS(gthulhu_running, struct task_struct *p)
@@ -786,12 +953,20 @@ void BPF_STRUCT_OPS(gthulhu_running, struct task_struct *p)
 		st->nr_started++;
 	if (p->pid == usersched_pid) {
 		counters.usersched_last_run_at = now;
+		/* Gthulhu's own loop counts too: in Kubernetes it runs in a pod of its own. */
+		if (pod_metrics_enabled) {
+			tctx = task_ctx(p);
+			if (tctx)
+				pm_running(p, tctx, now);
+		}
 		return;
 	}
 	__sync_fetch_and_add(&counters.nr_running, 1);
 	tctx = task_ctx(p);
 	if (!tctx)
 		return;
+	if (pod_metrics_enabled)
+		pm_running(p, tctx, now);
 	tctx->start_ts = now;
 	tctx->parked = false;
 	if (st)
@@ -804,14 +979,22 @@ void BPF_STRUCT_OPS(gthulhu_stopping, struct task_struct *p, bool runnable)
 	struct task_ctx *tctx;
 	u64 now = bpf_ktime_get_ns(), ran;
 
-	if (p->pid == usersched_pid)
+	if (p->pid == usersched_pid) {
+		if (pod_metrics_enabled) {
+			tctx = task_ctx(p);
+			if (tctx)
+				pm_report(p, tctx, now, pm_end_of(p, runnable));
+		}
 		return;
+	}
 	__sync_fetch_and_sub(&counters.nr_running, 1);
 	if (st)
 		st->prio_level = 0;
 	tctx = task_ctx(p);
 	if (!tctx)
 		return;
+	if (pod_metrics_enabled)
+		pm_report(p, tctx, now, pm_end_of(p, runnable));
 	ran = now > tctx->start_ts ? now - tctx->start_ts : 0;
 	tctx->ran_ns += ran;
 	tctx->exec_runtime += ran;
@@ -845,8 +1028,13 @@ void BPF_STRUCT_OPS(gthulhu_enable, struct task_struct *p)
 
 s32 BPF_STRUCT_OPS(gthulhu_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	if (!bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+	struct task_ctx *tctx;
+
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
 		return -ENOMEM;
+	if (pod_metrics_enabled)
+		pm_init(p, tctx);
 	return 0;
 }
 

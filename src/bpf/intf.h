@@ -116,6 +116,7 @@ struct gthulhu_counters {
 	__u64 nr_reenqueued;	      /* tasks handed back after an RT/DL task took a CPU */
 	__u64 nr_parked_rescued;      /* parked longer than the stall timeout: sent to SHARED */
 	__u64 nr_starvation_guards;   /* SHARED served before PRIO: it waited too long */
+	__u64 nr_metrics_dropped;     /* pod metrics lost: cgroup_stats was full */
 };
 
 /* Which generation of the kernel's kfunc names this kernel offered (set at init). */
@@ -131,6 +132,24 @@ struct gthulhu_cpu_state {
 	__u8 prio_level; /* level of the priority task running there, 0 if none */
 	__u8 pad[6];
 	__u64 nr_started; /* tasks that started running here (only this CPU writes it) */
+};
+
+/*
+ * Scheduling figures per cgroup v2 (the pod metrics), counted in ops.running/stopping when
+ * the rodata switch pod_metrics_enabled is on. The per-CPU hash `cgroup_stats` maps a
+ * cgroup id (the cgroup directory's inode number) to one of these per CPU: user space sums
+ * the CPUs, folds cgroups into pods (k8s/pod_metrics.c) and deletes the entries of
+ * cgroups that are gone or of no interest, which keeps the map small.
+ */
+#define GTHULHU_CGROUP_STATS_MAX 16384
+
+struct gthulhu_cgroup_stats {
+	__u64 nvcsw;	  /* left the CPU to block or sleep (voluntary switches) */
+	__u64 nivcsw;	  /* left it still runnable: preempted, slice over, yield */
+	__u64 cpu_ns;	  /* time on a CPU */
+	__u64 wait_ns;	  /* time runnable and waiting for a CPU */
+	__u64 runs;	  /* times put on a CPU */
+	__u64 migrations; /* runs on a different CPU than the task's previous run */
 };
 
 #define GTHULHU_EXIT_REASON_LEN 128
