@@ -8,16 +8,23 @@ GTHULHU=/opt/gthulhu/bin/gthulhu
 sched_ext_state() { cat /sys/kernel/sched_ext/state 2>/dev/null; }
 is_state() { [ "$(sched_ext_state)" = "$1" ]; }
 
-# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds.
+# wait_for SECONDS COMMAND...: poll every 0.2 s until COMMAND succeeds, for at most
+# SECONDS of wall time however long COMMAND itself takes.
 wait_for() {
-	_n=$(($1 * 5))
+	_end=$(($(date +%s) + $1))
 	shift
-	while [ "$_n" -gt 0 ]; do
+	while :; do
 		"$@" && return 0
+		[ "$(date +%s)" -ge "$_end" ] && return 1
 		sleep 0.2
-		_n=$((_n - 1))
 	done
-	return 1
+}
+
+# threads_of PID: each thread's name and where it waits, to diagnose a hang.
+threads_of() {
+	for _t in /proc/"$1"/task/*; do
+		echo "$(cat "$_t/comm" 2>/dev/null) $(cat "$_t/wchan" 2>/dev/null) $(head -n 3 "$_t/stack" 2>/dev/null | tr '\n' ' ')"
+	done
 }
 
 # start_gthulhu CONFIG LOG: start the daemon in the background (pid in GPID) and wait

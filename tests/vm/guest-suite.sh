@@ -328,6 +328,10 @@ t1=$(utime $WORKER)
 [ "$t1" -gt "$t0" ] && ok "work keeps running after SIGKILL" ||
 	not_ok "work after SIGKILL" "utime $t0 -> $t1"
 kill $WORKER $PRIO_PID
+
+# --- Kubernetes: a fake pod and a fake API server; Gthulhu as the node agent. ----------
+. /opt/gthulhu/bin/guest-k8s.sh
+
 if kernel_log_clean; then
 	ok "kernel log after every phase (stop, hotplug, kill): no stall, BUG or WARNING"
 else
@@ -337,6 +341,8 @@ fi
 # The daemon's own records (not the periodic stats) of its last run, for diagnosis.
 echo "# gthulhu log of the last run:"
 grep -v '"msg":"stats"' "$LOG" | cut -c1-600 | sed 's/^/#   /'
+echo "# gthulhu log of the Kubernetes phase:"
+grep -v '"msg":"stats"' "$K8S_LOG" | cut -c1-600 | sed 's/^/#   /'
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -43,7 +43,8 @@ for k in "${kernels[@]}"; do
 	echo "=== VM suite on kernel '$name' ($image)"
 	rc=0
 	tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-suite.sh --timeout 1200 \
-		--log "$log" build/gthulhu build/gthulhuctl tests/vm/guest-lib.sh || rc=$?
+		--log "$log" build/gthulhu build/gthulhuctl tests/vm/guest-lib.sh \
+		tests/vm/guest-k8s.sh build/tests/fake-apiserver "$(command -v curl)" || rc=$?
 	# The suite's last summary line; empty (a failure, below) when it never got that far.
 	line=$(awk '/^[0-9]+ passed, [0-9]+ failed/ { l = $0 } END { print l }' "$log")
 	if [ -z "$line" ]; then
