@@ -149,11 +149,11 @@ bench-smoke: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
 	bench/run.sh --smoke
 
 # The decision-path micro-benchmark: bench/run.sh runs it natively and under callgrind.
-$(BUILD)/decision_bench: bench/decision_bench.c $(CORE_OBJS)
+$(BUILD)/decision_bench: bench/decision_bench.c bench/*.h $(CORE_OBJS)
 	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS_CORE)
 
 # Process tracking at scale (10 000 processes): full /proc scan against event updates.
-$(BUILD)/proc_scan_bench: bench/proc_scan_bench.c $(CORE_OBJS)
+$(BUILD)/proc_scan_bench: bench/proc_scan_bench.c bench/*.h $(CORE_OBJS)
 	$(CC) $(CFLAGS) $< $(CORE_OBJS) -o $@ $(LDLIBS_CORE)
 
 clean:

@@ -26,8 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench_util.h"
 #include "sched/cpu_select.h"
 #include "sched/policy.h"
 #include "sched/task_pool.h"
@@ -61,28 +61,14 @@ struct bench {
 	uint64_t sink; /* keeps the compiler from dropping the decisions */
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static inline uint64_t rng_next(uint64_t *s)
-{
-	/* xorshift64: cheap, deterministic, so every run does the same work. */
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
+const char bench_usage[] = "decision_bench -t TASKS [-s STRATEGIES] [-n ITERATIONS] "
+			   "[-r ROUNDS] [-w WARMUP] [-q]";
 
 /* What the BPF half would send for task @i: it ran a while and is runnable again. */
 static inline void make_record(struct bench *b, uint32_t i, struct queued_task *rec)
 {
 	struct sim_task *st = &b->tasks[i];
-	uint64_t r = rng_next(&b->rng);
+	uint64_t r = xorshift64(&b->rng);
 
 	rec->pid = BASE_PID + (int32_t)i;
 	rec->tgid = BASE_TGID + (int32_t)(i % NR_TGIDS);
@@ -223,23 +209,6 @@ static int setup(struct bench *b, uint32_t nr_tasks, unsigned int nr_strategies)
 	}
 	b->next = nr_tasks - 1;
 	return 0;
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: decision_bench -t TASKS [-s STRATEGIES] [-n ITERATIONS] "
-			"[-r ROUNDS] [-w WARMUP] [-q]\n");
-	exit(2);
-}
-
-static unsigned long parse_num(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (!*s || *end)
-		usage();
-	return v;
 }
 
 int main(int argc, char **argv)

@@ -39,9 +39,9 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "k8s/pods.h"
 #include "strategy/proc_table.h"
 #include "strategy/strategy.h"
@@ -56,13 +56,7 @@
 static char root[PATH_MAX];
 static unsigned long rounds = 5;
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+const char bench_usage[] = "proc_scan_bench [-n PROCS] [-R REAL_PROCS] [-r ROUNDS] [--procs N]";
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -287,13 +281,9 @@ static double bench_refresh(struct proc_table *t, const int32_t *pids, size_t n,
 	for (unsigned long r = 0; r < rounds; r++) {
 		uint64_t t0 = now_ns();
 
-		for (unsigned int k = 0; k < REFRESHES; k++) {
-			rng ^= rng << 13;
-			rng ^= rng >> 7;
-			rng ^= rng << 17;
-			if (proc_table_refresh(t, pids[rng % n], PROC_REFRESH_ALL) < 0)
+		for (unsigned int k = 0; k < REFRESHES; k++)
+			if (proc_table_refresh(t, pids[xorshift64(&rng) % n], PROC_REFRESH_ALL) < 0)
 				die("proc_table_refresh");
-		}
 		v[r] = (double)(now_ns() - t0) / 1e3 / REFRESHES;
 		row(workload, r + 1, "refresh_us", v[r]);
 	}
@@ -480,23 +470,6 @@ static void procfs(unsigned int real)
 	free(kids);
 	if (n != real)
 		exit(1);
-}
-
-static void usage(void)
-{
-	fprintf(stderr, "usage: proc_scan_bench [-n PROCS] [-R REAL_PROCS] [-r ROUNDS] "
-			"[--procs N]\n");
-	exit(2);
-}
-
-static unsigned long parse_num(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (!*s || *end)
-		usage();
-	return v;
 }
 
 int main(int argc, char **argv)

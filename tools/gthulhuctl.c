@@ -905,14 +905,17 @@ static void stat_text(const json_t *s, const char *name, char *buf, size_t len)
 }
 
 /*
- * GET @path and find the list @key in the answer. With --json the answer is printed
- * here and *doc is NULL; otherwise the caller prints *list as a table and frees *doc.
+ * A list command (no arguments of its own): GET @path and find the list @key in the
+ * answer. With --json the answer is printed here and *doc is NULL; otherwise the caller
+ * prints *list as a table and frees *doc.
  */
-static int get_list(struct ctl *ctl, const char *path, const char *key, json_t **doc,
-		    const json_t **list)
+static int get_list(struct ctl *ctl, int argc, char **argv, const char *path, const char *key,
+		    json_t **doc, const json_t **list)
 {
-	int rc = request(ctl, "GET", path, NULL, doc);
+	int rc = parse_plain(ctl, argc, argv, 0);
 
+	if (!rc)
+		rc = request(ctl, "GET", path, NULL, doc);
 	if (rc)
 		return rc;
 	*list = json_object_get(*doc, key);
@@ -935,10 +938,8 @@ static int cmd_strategies_list(struct ctl *ctl, int argc, char **argv)
 	const json_t *list, *s;
 	json_t *doc = NULL;
 	size_t i;
-	int rc = parse_plain(ctl, argc, argv, 0);
+	int rc = get_list(ctl, argc, argv, "/api/v1/strategies", "strategies", &doc, &list);
 
-	if (!rc)
-		rc = get_list(ctl, "/api/v1/strategies", "strategies", &doc, &list);
 	if (rc || !doc)
 		return rc;
 	table_add(&t, (const char *const[]){"ID", "SOURCE", "PRIORITY", "SLICE", "MATCH", "THREADS",
@@ -1356,6 +1357,20 @@ static int cmd_strategies_apply(struct ctl *ctl, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * A pod's namespace and name cells: "-" for an unknown namespace, and the uid while the
+ * pod's metadata is not known yet.
+ */
+static void pod_cells(const json_t *pod, const char **ns, const char **name)
+{
+	*ns = json_string_value(json_object_get(pod, "namespace"));
+	*name = json_string_value(json_object_get(pod, "pod_name"));
+	if (!*ns || !**ns)
+		*ns = "-";
+	if (!*name || !**name)
+		*name = json_string_value(json_object_get(pod, "pod_uid"));
+}
+
 /* A duration in ns as seconds with 3 decimals: "1.500". */
 static void seconds_text(const json_t *v, char *buf, size_t len)
 {
@@ -1371,30 +1386,25 @@ static int cmd_pod_metrics(struct ctl *ctl, int argc, char **argv)
 	const json_t *pods, *pod;
 	json_t *doc = NULL;
 	size_t i;
-	int rc = parse_plain(ctl, argc, argv, 0);
+	int rc = get_list(ctl, argc, argv, "/api/v1/pods/metrics", "pods", &doc, &pods);
 
-	if (!rc)
-		rc = get_list(ctl, "/api/v1/pods/metrics", "pods", &doc, &pods);
 	if (rc || !doc)
 		return rc;
 	table_add(&t, (const char *const[]){"NAMESPACE", "POD", "CPU_S", "WAIT_S", "RUNS",
 					    "VOLUNTARY", "INVOLUNTARY", "MIGRATIONS"});
 	json_array_foreach(pods, i, pod)
 	{
-		const char *ns = json_string_value(json_object_get(pod, "namespace"));
-		const char *name = json_string_value(json_object_get(pod, "pod_name"));
+		const char *ns, *name;
 		char cpu[32], wait[32], runs[24], vol[24], invol[24], migr[24];
 
-		if (!name || !*name)
-			name = json_string_value(json_object_get(pod, "pod_uid"));
+		pod_cells(pod, &ns, &name);
 		seconds_text(json_object_get(pod, "cpu_time_ns"), cpu, sizeof(cpu));
 		seconds_text(json_object_get(pod, "wait_time_ns"), wait, sizeof(wait));
 		value_text(json_object_get(pod, "run_count"), runs, sizeof(runs));
 		value_text(json_object_get(pod, "voluntary_switches"), vol, sizeof(vol));
 		value_text(json_object_get(pod, "involuntary_switches"), invol, sizeof(invol));
 		value_text(json_object_get(pod, "migrations"), migr, sizeof(migr));
-		table_add(&t, (const char *const[]){ns && *ns ? ns : "-", name, cpu, wait, runs,
-						    vol, invol, migr});
+		table_add(&t, (const char *const[]){ns, name, cpu, wait, runs, vol, invol, migr});
 	}
 	table_print_free(&t);
 	json_decref(doc);
@@ -1407,23 +1417,19 @@ static int cmd_pods(struct ctl *ctl, int argc, char **argv)
 	const json_t *pods, *pod, *procs, *pr;
 	json_t *doc = NULL;
 	size_t i, j;
-	int rc = parse_plain(ctl, argc, argv, 0);
+	int rc = get_list(ctl, argc, argv, "/api/v1/pods/pids", "pods", &doc, &pods);
 
-	if (!rc)
-		rc = get_list(ctl, "/api/v1/pods/pids", "pods", &doc, &pods);
 	if (rc || !doc)
 		return rc;
 	table_add(&t,
 		  (const char *const[]){"NAMESPACE", "POD", "CONTAINER", "PID", "PPID", "COMMAND"});
 	json_array_foreach(pods, i, pod)
 	{
-		const char *ns = json_string_value(json_object_get(pod, "namespace"));
-		const char *name = json_string_value(json_object_get(pod, "pod_name"));
 		const char *cid = json_string_value(json_object_get(pod, "container_id"));
+		const char *ns, *name;
 		char cshort[16] = "-";
 
-		if (!name || !*name) /* metadata not known yet: the uid is what we have */
-			name = json_string_value(json_object_get(pod, "pod_uid"));
+		pod_cells(pod, &ns, &name);
 		/* Container ids are 64 hex digits; 12 tell them apart, as docker ps does. */
 		if (cid && *cid)
 			snprintf(cshort, sizeof(cshort), "%.12s", cid);

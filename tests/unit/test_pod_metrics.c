@@ -12,7 +12,6 @@
  * totals while updates run.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fixture_tree.h"
 #include "k8s/pod_metrics.h"
 
 /* Two containers of a burstable pod, cgroupfs driver. */
@@ -60,11 +60,6 @@
 static char root[PATH_MAX];
 static struct pod_metrics_row rows[MAX_ROWS];
 static uint64_t drop[MAX_DROP];
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
 
 static void mkdirs(const char *rel)
 {
@@ -103,10 +98,7 @@ static uint64_t cgid(const char *rel)
 
 static int setup_tree(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(root, sizeof(root), "%s/gthulhu-podm-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	if (!mkdtemp(root))
+	if (tree_make(root, sizeof(root), "gthulhu-podm"))
 		return -1;
 	mkdirs(CG_A1);
 	mkdirs(CG_A2);
@@ -118,7 +110,7 @@ static int setup_tree(void **state)
 
 static int teardown_tree(void **state)
 {
-	return nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tree_remove(root);
 }
 
 static struct pod_sched_counters counts(uint64_t base)
@@ -173,10 +165,30 @@ static bool dropped(int n, uint64_t id)
 	return false;
 }
 
+/* A pod_metrics over the tree's root followed by @suffix ("": the root itself). */
+static struct pod_metrics *new_pm_at(const char *suffix)
+{
+	char path[PATH_MAX + 16];
+	struct pod_metrics *pm;
+
+	snprintf(path, sizeof(path), "%s%s", root, suffix);
+	pm = pod_metrics_new(path);
+	assert_non_null(pm);
+	return pm;
+}
+
 static struct pod_metrics *new_pm(void)
 {
-	struct pod_metrics *pm = pod_metrics_new(root);
+	return new_pm_at("");
+}
 
+/* A pod_metrics over the tree with the caps of @caps (its cgroup_root is not read). */
+static struct pod_metrics *new_pm_capped(struct pod_metrics_opts caps)
+{
+	struct pod_metrics *pm;
+
+	caps.cgroup_root = root;
+	pm = pod_metrics_new_opts(&caps);
 	assert_non_null(pm);
 	return pm;
 }
@@ -483,12 +495,10 @@ static void test_drop_list_bounded(void **state)
 
 static void test_caps(void **state)
 {
-	struct pod_metrics_opts opts = {.cgroup_root = root, .max_pods = 2};
-	struct pod_metrics *pm = pod_metrics_new_opts(&opts);
+	struct pod_metrics *pm = new_pm_capped((struct pod_metrics_opts){.max_pods = 2});
 	struct cgroup_sample s[] = {sample(CG_A1, 1), sample(CG_B1, 2), sample(CG_C1, 3)};
 	int nd;
 
-	assert_non_null(pm);
 	/* Room for two pods: the third is not followed, and its entry is kept for later. */
 	nd = pod_metrics_update(pm, s, 3, 1, drop, MAX_DROP);
 	assert_int_equal(nd, 0);
@@ -501,18 +511,14 @@ static void test_caps(void **state)
 	pod_metrics_free(pm);
 
 	/* Room for two cgroups in all. */
-	opts = (struct pod_metrics_opts){.cgroup_root = root, .max_cgroups = 2};
-	pm = pod_metrics_new_opts(&opts);
-	assert_non_null(pm);
+	pm = new_pm_capped((struct pod_metrics_opts){.max_cgroups = 2});
 	assert_int_equal(pod_metrics_update(pm, s, 3, 1, drop, MAX_DROP), 0);
 	assert_int_equal(stats_of(pm).cgroups, 2);
 	assert_int_equal(stats_of(pm).dropped, 1);
 	pod_metrics_free(pm);
 
 	/* A walk stops at max_dirs: a tree bigger than that is only partly seen. */
-	opts = (struct pod_metrics_opts){.cgroup_root = root, .max_dirs = 3};
-	pm = pod_metrics_new_opts(&opts);
-	assert_non_null(pm);
+	pm = new_pm_capped((struct pod_metrics_opts){.max_dirs = 3});
 	pod_metrics_update(pm, s, 3, 1, drop, MAX_DROP);
 	assert_int_equal(stats_of(pm).walk_truncated, 1);
 	assert_true(stats_of(pm).dirs <= 3 + 3); /* the walk's, and the ids found dead */
@@ -521,13 +527,9 @@ static void test_caps(void **state)
 
 static void test_missing_root(void **state)
 {
-	char missing[PATH_MAX + 16];
-	struct pod_metrics *pm;
+	struct pod_metrics *pm = new_pm_at("/nothing");
 	struct cgroup_sample s = sample(CG_A1, 1);
 
-	snprintf(missing, sizeof(missing), "%s/nothing", root);
-	pm = pod_metrics_new(missing);
-	assert_non_null(pm);
 	/* Nothing can be named: the id is dropped, and no pod is made up. */
 	assert_int_equal(pod_metrics_update(pm, &s, 1, 1, drop, MAX_DROP), 1);
 	assert_int_equal(stats_of(pm).walk_errors, 1);
@@ -537,13 +539,9 @@ static void test_missing_root(void **state)
 
 static void test_trailing_slash_root(void **state)
 {
-	char slashed[PATH_MAX + 2];
-	struct pod_metrics *pm;
+	struct pod_metrics *pm = new_pm_at("/");
 	struct cgroup_sample s = sample(CG_A1, 1);
 
-	snprintf(slashed, sizeof(slashed), "%s/", root);
-	pm = pod_metrics_new(slashed);
-	assert_non_null(pm);
 	assert_int_equal(pod_metrics_update(pm, &s, 1, 1, drop, MAX_DROP), 0);
 	/* Still there: the liveness check joined root and path right. */
 	assert_int_equal(pod_metrics_update(pm, &s, 1, 1, drop, MAX_DROP), 0);

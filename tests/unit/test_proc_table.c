@@ -9,8 +9,6 @@
  * threads, and the hash under many insertions and removals.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <cmocka.h>
 
+#include "fixture_tree.h"
 #include "strategy/proc_table.h"
 
 #define PODS	"tests/unit/fixtures/proc-pods"
@@ -34,50 +32,21 @@
 /* Container ids are 64 hex digits (k8s/cgroup_pod.c accepts nothing else). */
 #define CID_NEW "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
-static char tmp[PATH_MAX];
+static char tmp[PATH_MAX]; /* a private copy of PODS, for tests that change files */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+static void put_n(const char *rel, const char *data, size_t len)
 {
-	return remove(path);
-}
-
-static void rm_tree(const char *dir)
-{
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void write_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	close(fd);
+	assert_int_equal(tree_write(tmp, rel, data, len), 0);
 }
 
 static void put(const char *rel, const char *text)
 {
-	char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	write_file(path, text, strlen(text));
-}
-
-/* For contents with NULs (a command line). */
-static void put_n(const char *rel, const char *data, size_t len)
-{
-	char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	write_file(path, data, len);
+	put_n(rel, text, strlen(text));
 }
 
 static void mkdir_in(const char *rel)
 {
-	char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(tree_mkdir(tmp, rel), 0);
 }
 
 static void rm_in(const char *rel)
@@ -85,49 +54,17 @@ static void rm_in(const char *rel)
 	char path[PATH_MAX + 64];
 
 	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	rm_tree(path);
+	tree_remove(path);
 }
 
-static const char *copy_src;
-
-static int copy_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	char dst[PATH_MAX + 64], buf[8192];
-	size_t skip = strlen(copy_src);
-	ssize_t n;
-	int in, out;
-
-	snprintf(dst, sizeof(dst), "%s%s", tmp, path + skip);
-	if (flag == FTW_D)
-		return mkdir(dst, 0755) && errno != EEXIST ? -1 : 0;
-	in = open(path, O_RDONLY | O_CLOEXEC);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			return -1;
-	close(in);
-	close(out);
-	return 0;
-}
-
-/* A private copy of @src in tmp, for tests that change files. */
 static int setup_copy(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmp, sizeof(tmp), "%s/gthulhu-pt.XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmp))
-		return -1;
-	copy_src = PODS;
-	return nftw(PODS, copy_entry, 16, FTW_PHYS) ? -1 : 0;
+	return tree_make(tmp, sizeof(tmp), "gthulhu-pt") || tree_copy(PODS, tmp) ? -1 : 0;
 }
 
 static int teardown_copy(void **state)
 {
-	rm_tree(tmp);
-	return 0;
+	return tree_remove(tmp);
 }
 
 static struct proc_table *scanned(const char *root, unsigned int wants)

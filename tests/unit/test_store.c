@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -26,6 +25,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "fixture_tree.h"
 #include "strategy/store.h"
 #include "strategy/strategy_json.h"
 
@@ -36,17 +36,9 @@ static char err[1024];
 static struct strategy_rule out[STRATEGY_MAX_RULES], many[STRATEGY_MAX_RULES + 1];
 static struct strategy_rule before[STRATEGY_MAX_RULES];
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static int setup_dir(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
-
-	snprintf(dir, sizeof(dir), "%s/gthulhu-store-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	if (!mkdtemp(dir))
+	if (tree_make(dir, sizeof(dir), "gthulhu-store"))
 		return -1;
 	snprintf(state_path, sizeof(state_path), "%s/state.json", dir);
 	return 0;
@@ -54,7 +46,7 @@ static int setup_dir(void **state)
 
 static int teardown_dir(void **state)
 {
-	return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tree_remove(dir);
 }
 
 static struct strategy_rule rule(const char *id, int32_t pid, uint32_t prio)

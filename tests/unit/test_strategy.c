@@ -9,8 +9,6 @@
  * re-read without a full scan, a pod table change wakes it, and it lists pod processes.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,11 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 #include <cmocka.h>
 
+#include "fixture_tree.h"
 #include "k8s/pods.h"
 #include "strategy/proc_table.h"
 #include "strategy/strategy.h"
@@ -550,45 +547,14 @@ static void pid_and_tid_rules_beat_pod_rules(void **state)
 
 /* ---- a private copy of the pods fixture, for tests that change it ---------------------- */
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int copy_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	char dst[PATH_MAX + 64], buf[8192];
-	ssize_t n;
-	int in, out;
-
-	snprintf(dst, sizeof(dst), "%s%s", tmp, path + strlen(PODS));
-	if (flag == FTW_D)
-		return mkdir(dst, 0755) && errno != EEXIST ? -1 : 0;
-	in = open(path, O_RDONLY | O_CLOEXEC);
-	out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (in < 0 || out < 0)
-		return -1;
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (write(out, buf, (size_t)n) != n)
-			return -1;
-	close(in);
-	close(out);
-	return 0;
-}
-
 static int setup_copy(void **state)
 {
-	const char *base = getenv("TMPDIR");
-
-	snprintf(tmp, sizeof(tmp), "%s/gthulhu-st.XXXXXX", base && *base ? base : "/tmp");
-	if (!mkdtemp(tmp))
-		return -1;
-	return nftw(PODS, copy_entry, 16, FTW_PHYS) ? -1 : 0;
+	return tree_make(tmp, sizeof(tmp), "gthulhu-st") || tree_copy(PODS, tmp) ? -1 : 0;
 }
 
 static int teardown_copy(void **state)
 {
-	return nftw(tmp, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return tree_remove(tmp);
 }
 
 static int teardown_resolver_and_copy(void **state)
@@ -599,35 +565,22 @@ static int teardown_resolver_and_copy(void **state)
 
 static void put(const char *rel, const char *text)
 {
-	char path[PATH_MAX + 64];
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
+	assert_int_equal(tree_write(tmp, rel, text, strlen(text)), 0);
 }
 
 static void mkdir_in(const char *rel)
 {
-	char path[PATH_MAX + 64];
-
-	snprintf(path, sizeof(path), "%s/%s", tmp, rel);
-	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(tree_mkdir(tmp, rel), 0);
 }
 
-/* Process @pid with one thread called @comm (a stat file, so it looks real). */
-static void add_process(int32_t pid, const char *comm)
+/*
+ * Process @pid, with one thread, now called @comm: its stat and its thread's comm (an
+ * exec or a rename).
+ */
+static void rename_process(int32_t pid, const char *comm)
 {
 	char rel[64], text[256];
 
-	snprintf(rel, sizeof(rel), "%d", pid);
-	mkdir_in(rel);
-	snprintf(rel, sizeof(rel), "%d/task", pid);
-	mkdir_in(rel);
-	snprintf(rel, sizeof(rel), "%d/task/%d", pid, pid);
-	mkdir_in(rel);
 	snprintf(rel, sizeof(rel), "%d/task/%d/comm", pid, pid);
 	snprintf(text, sizeof(text), "%s\n", comm);
 	put(rel, text);
@@ -636,6 +589,20 @@ static void add_process(int32_t pid, const char *comm)
 		 "%d (%s) S 1000 %d %d 0 -1 4194560 1 0 0 0 1 2 0 0 20 0 1 0 %d 1000 10 0\n", pid,
 		 comm, pid, pid, pid);
 	put(rel, text);
+}
+
+/* Process @pid with one thread called @comm (a stat file, so it looks real). */
+static void add_process(int32_t pid, const char *comm)
+{
+	char rel[64];
+
+	snprintf(rel, sizeof(rel), "%d", pid);
+	mkdir_in(rel);
+	snprintf(rel, sizeof(rel), "%d/task", pid);
+	mkdir_in(rel);
+	snprintf(rel, sizeof(rel), "%d/task/%d", pid, pid);
+	mkdir_in(rel);
+	rename_process(pid, comm);
 }
 
 static void refresh_after_exec_without_a_full_scan(void **state)
@@ -648,9 +615,7 @@ static void refresh_after_exec_without_a_full_scan(void **state)
 	assert_false(strategy_lookup(s, 1400, 1400, &e));
 	strategy_snapshot_free(s);
 	/* 1400 exec'ed uvicorn; 2000, also uvicorn, appeared unannounced. */
-	put("1400/stat", "1400 (uvicorn) S 1000 1400 1400 0 -1 4194560 1 0 0 0 1 2 0 0 20 0 1 0 "
-			 "1400 1000 10 0\n");
-	put("1400/task/1400/comm", "uvicorn\n");
+	rename_process(1400, "uvicorn");
 	add_process(2000, "uvicorn");
 	assert_int_equal(proc_table_refresh(t, 1400, PROC_REFRESH_ALL), 1);
 	s = strategy_snapshot_build_from(&r, 1, t, NULL);
@@ -684,8 +649,7 @@ static void matcher_reevaluates_only_what_changed(void **state)
 	strategy_snapshot_free(s);
 
 	/* 1400 exec'ed uvicorn: only it is evaluated again, and the regex now wins. */
-	put("1400/stat", "1400 (uvicorn) S 1000 1400 1400 0 -1 4194560 1 0 0 0 1 2 0 0 20 0 1 0 "
-			 "1400 1000 10 0\n");
+	rename_process(1400, "uvicorn");
 	assert_int_equal(proc_table_refresh(t, 1400, PROC_REFRESH_ALL), 1);
 	s = strategy_matcher_build(m, t, set);
 	strategy_matcher_stats(m, &st);
@@ -722,21 +686,6 @@ static void matcher_reevaluates_only_what_changed(void **state)
 	proc_table_free(t);
 	pod_set_release(set);
 	pod_table_free(pt);
-}
-
-/* Rename process @pid (made by add_process) to @comm in the files. */
-static void rename_process(int32_t pid, const char *comm)
-{
-	char rel[64], text[256];
-
-	snprintf(rel, sizeof(rel), "%d/task/%d/comm", pid, pid);
-	snprintf(text, sizeof(text), "%s\n", comm);
-	put(rel, text);
-	snprintf(rel, sizeof(rel), "%d/stat", pid);
-	snprintf(text, sizeof(text),
-		 "%d (%s) S 1000 %d %d 0 -1 4194560 1 0 0 0 1 2 0 0 20 0 1 0 %d 1000 10 0\n", pid,
-		 comm, pid, pid, pid);
-	put(rel, text);
 }
 
 /* Churn: whatever the memo kept or swept, its snapshot equals a fresh build's. */
