@@ -156,6 +156,8 @@ int k8s_agent_start(const struct gthulhu_config *cfg, struct strategy_store *sto
 	opt.kubeconfig = cfg->k8s_kubeconfig;
 	opt.node_name = agent.node;
 	opt.watch_strategies = cfg->k8s_strategies;
+	/* Each node says in the object whether it applied it (status.nodes.<node>). */
+	opt.report_status = true;
 	opt.pods = agent.pods;
 	opt.on_strategies = cluster_strategies;
 	/* Before the client fills it, so no change goes unseen by the resolver. */

@@ -13,6 +13,12 @@
  * Watch events are newline-delimited JSON parsed as they arrive in the write callback
  * (a bounded line buffer). Failures back off exponentially with jitter and leave the pod
  * table and the strategies as they were: a flaky API server never empties them.
+ *
+ * Status reports (report_status) are the one write: after the strategies changed, the
+ * thread PATCHes .status.nodes.<node> of each object whose outcome here changed, with a
+ * curl handle of its own, between two steps of the watch (never from inside its
+ * callbacks). The echo of such a patch (a MODIFIED event with the same spec) is
+ * recognised by a hash of the spec and changes nothing, so reports cannot feed back.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +58,8 @@
 #define WATCH_GRACE_S	  30 /* beyond timeoutSeconds, before we give up on the server */
 #define ERRBODY_MAX	  512
 #define LABELS_PASSED_MAX 1024 /* per pod; the pod table keeps POD_LABELS_MAX of them */
+#define STATUS_MSG_MAX	  200  /* .status.nodes.<node>.message, bytes with the NUL */
+#define PATCH_TIMEOUT_S	  LIST_STALL_S
 
 enum stream_kind { STREAM_PODS, STREAM_STRATEGIES, NR_STREAMS };
 
@@ -69,7 +77,26 @@ struct strat_entry {
 	char name[POD_NAME_MAX];
 	char rv[64];
 	bool valid, seen;
+	/*
+	 * Rejected only for lack of room (STRATEGY_MAX_RULES): the spec is fine, so a new
+	 * version with the same spec is evaluated again once there is room.
+	 */
+	bool crowded;
+	/*
+	 * The current rule was in a set on_strategies accepted. A refused set leaves the
+	 * daemon's previous set in place (all or nothing), so these stay applied.
+	 */
+	bool in_effect;
+	uint64_t spec_hash;	  /* of the spec last evaluated; 0 = unknown */
+	char why[STATUS_MSG_MAX]; /* why it is not valid, for the status */
 	struct strategy_rule rule;
+
+	/* What .status.nodes.<node> says of it, as outcome_hash(applied, message). */
+	bool rep_known;	   /* rep_hash is what the object's status says (by us or before) */
+	bool fail_known;   /* a report of fail_hash failed at resourceVersion fail_rv */
+	uint64_t rep_hash; /* ... so it is not sent again */
+	uint64_t fail_hash;
+	char fail_rv[64];
 };
 
 struct kube_client;
@@ -104,6 +131,13 @@ struct stream {
 
 	struct strat_entry *strats; /* SchedulingStrategies by name */
 	size_t nstrats;
+
+	/* Status reports (strategies stream with report_status only). */
+	CURLM *pmulti; /* its own handles: the watch's stay busy while we patch */
+	CURL *peasy;
+	char perrbuf[CURL_ERROR_SIZE];
+	bool report_due;	      /* an outcome may have changed since the last round */
+	char refused[STATUS_MSG_MAX]; /* why on_strategies refused the last set, or "" */
 };
 
 struct kube_client {
@@ -114,6 +148,7 @@ struct kube_client {
 			     size_t errlen);
 	void *ctx;
 	unsigned int backoff_max_ms, watch_timeout_s;
+	bool report_status;
 
 	pthread_mutex_t token_lock; /* the token and what we know of its file */
 	char *token;
@@ -435,6 +470,7 @@ static void fail_http(struct stream *s, const char *what, bool quiet)
 }
 
 static int handle_line(struct stream *s, const char *line, size_t len);
+static void strats_report(struct stream *s);
 
 /* Feed received watch bytes: complete lines go to handle_line(), the rest is kept. */
 static int feed_lines(struct stream *s, const char *data, size_t n)
@@ -550,11 +586,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *p)
 	return n;
 }
 
-/* Options that stay for every request of the stream. */
-static int easy_setup(struct stream *s)
+/*
+ * Options that stay for every request made with @e: where the server is, how to trust it
+ * and how to show who we are; @header may be NULL.
+ */
+static int easy_setup(struct kube_client *c, CURL *e, char *errbuf, curl_write_callback body,
+		      curl_write_callback header, void *data)
 {
-	const struct kube_config *cfg = &s->c->cfg;
-	CURL *e = s->easy;
+	const struct kube_config *cfg = &c->cfg;
 	CURLcode r = CURLE_OK;
 
 #define SET(opt, val)                                                                              \
@@ -571,11 +610,13 @@ static int easy_setup(struct stream *s)
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_ACCEPT_ENCODING, "");
 	SET(CURLOPT_USERAGENT, "gthulhu");
-	SET(CURLOPT_ERRORBUFFER, s->errbuf);
-	SET(CURLOPT_WRITEFUNCTION, on_body);
-	SET(CURLOPT_WRITEDATA, s);
-	SET(CURLOPT_HEADERFUNCTION, on_header);
-	SET(CURLOPT_HEADERDATA, s);
+	SET(CURLOPT_ERRORBUFFER, errbuf);
+	SET(CURLOPT_WRITEFUNCTION, body);
+	SET(CURLOPT_WRITEDATA, data);
+	if (header) {
+		SET(CURLOPT_HEADERFUNCTION, header);
+		SET(CURLOPT_HEADERDATA, data);
+	}
 	if (cfg->ca_file)
 		SET(CURLOPT_CAINFO, cfg->ca_file);
 	if (cfg->ca_data) {
@@ -657,6 +698,13 @@ static enum outcome perform(struct stream *s, const char *url, bool watch, CURLc
 				*cc = msg->data.result;
 				done = true;
 			}
+		/*
+		 * The events just handled may call for status reports: they are sent here,
+		 * between two steps of the watch, not from its write callback, where libcurl
+		 * must not be entered again.
+		 */
+		if (s->report_due)
+			strats_report(s);
 		if (done)
 			break;
 		if (stopping(c))
@@ -921,6 +969,300 @@ static int strategy_of_object(const char *name, const json_t *obj, struct strate
 	return strategy_rule_validate(out, why, len);
 }
 
+/* ---- status reports -------------------------------------------------------------------------
+ */
+
+#define FNV_OFFSET 14695981039346656037ull
+#define FNV_PRIME  1099511628211ull
+
+static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
+{
+	const unsigned char *b = data;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= FNV_PRIME;
+	}
+	return h;
+}
+
+/*
+ * The object's spec in a canonical form (sorted keys), hashed: what its verdict depends on
+ * besides the name. 0 when it cannot be told (out of memory): never taken as unchanged.
+ */
+static uint64_t spec_hash(const json_t *obj)
+{
+	const json_t *spec = json_object_get(obj, "spec");
+	char *text;
+	uint64_t h;
+
+	if (!spec)
+		return fnv1a(FNV_OFFSET, "-", 1);
+	text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	if (!text)
+		return 0;
+	h = fnv1a(FNV_OFFSET, text, strlen(text));
+	free(text);
+	return h ? h : 1;
+}
+
+/* (applied, message) as one number: what a report says. */
+static uint64_t outcome_hash(bool applied, const char *msg)
+{
+	return fnv1a(fnv1a(FNV_OFFSET, applied ? "1" : "0", 1), msg, strlen(msg));
+}
+
+/*
+ * A message for the status: at most @size - 1 bytes, cut between characters, and valid
+ * UTF-8 (a JSON string must be; a message cut short inside err_printf may not be).
+ */
+static void status_msg(char *dst, size_t size, const char *src)
+{
+	size_t n = strlen(src);
+	json_t *probe;
+
+	if (n >= size) {
+		n = size - 1;
+		while (n && ((unsigned char)src[n] & 0xC0) == 0x80)
+			n--;
+	}
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	probe = json_stringn(dst, n);
+	if (!probe) {
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)dst[i] >= 0x80)
+				dst[i] = '?';
+	}
+	json_decref(probe);
+}
+
+/*
+ * An object seen for the first time: what its status already says of this node (written
+ * by us before a restart, say) needs no report; a restarted daemon does not patch every
+ * object again.
+ */
+static void status_known(struct stream *s, struct strat_entry *e, const json_t *obj)
+{
+	const json_t *mine =
+	    json_object_get(json_object_get(json_object_get(obj, "status"), "nodes"), s->c->node);
+	const json_t *applied = json_object_get(mine, "applied");
+	const char *msg = json_string_value(json_object_get(mine, "message"));
+
+	if (json_is_boolean(applied) && msg) {
+		e->rep_known = true;
+		e->rep_hash = outcome_hash(json_is_true(applied), msg);
+	}
+}
+
+/* What the status should say of @e now. */
+static bool strat_outcome(const struct stream *s, const struct strat_entry *e, const char **msg)
+{
+	if (!e->valid) {
+		*msg = e->why;
+		return false;
+	}
+	if (e->in_effect) {
+		*msg = "";
+		return true;
+	}
+	/* Valid but not taken: the last set, which had this rule, was refused. */
+	*msg = s->refused[0] ? s->refused : "not applied yet";
+	return false;
+}
+
+struct patch_answer {
+	struct kube_client *c;
+	char body[ERRBODY_MAX]; /* the start of it: a Status object's message */
+	size_t len;
+};
+
+static size_t on_patch_body(char *data, size_t size, size_t nmemb, void *p)
+{
+	struct patch_answer *a = p;
+	size_t n = size * nmemb, room;
+
+	if (!a || stopping(a->c))
+		return 0;
+	room = sizeof(a->body) - 1 - a->len;
+	if (n < room)
+		room = n;
+	memcpy(a->body + a->len, data, room);
+	a->len += room;
+	a->body[a->len] = '\0';
+	return n;
+}
+
+static void header_add(struct curl_slist **list, const char *h)
+{
+	struct curl_slist *more = curl_slist_append(*list, h);
+
+	if (more)
+		*list = more;
+}
+
+enum patch_result {
+	PATCH_OK,
+	PATCH_REFUSED,	   /* an answer other than 2xx, or our own failure */
+	PATCH_UNREACHABLE, /* no answer: the next ones would wait as long */
+	PATCH_STOP,
+};
+
+/*
+ * PATCH <object>/status with {"status": {"nodes": {<node>: {...}}}} as a JSON merge patch
+ * (RFC 7386): only this node's key is written, so nodes never overwrite each other, and
+ * there is no resourceVersion to conflict on. On failure, the reason in @why.
+ */
+static enum patch_result status_patch(struct stream *s, const struct strat_entry *e, bool applied,
+				      const char *msg, char *why, size_t whylen)
+{
+	struct kube_client *c = s->c;
+	struct patch_answer ans = {.c = c};
+	struct curl_slist *hdrs = NULL;
+	char *name = url_escape(e->name), *url = NULL, *body = NULL, *auth, when[32];
+	enum patch_result res = PATCH_REFUSED;
+	CURLcode cc = CURLE_OK;
+	bool done = false;
+	json_t *doc;
+	struct tm tm;
+	time_t now = time(NULL);
+	long code = 0;
+
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	doc = json_pack("{s:{s:{s:{s:b, s:s, s:s}}}}", "status", "nodes", c->node, "applied",
+			(int)applied, "message", msg, "updated", when);
+	body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!name || !body ||
+	    asprintf(&url, "%s%s/%s/status", c->cfg.server, STRATEGIES_PATH, name) < 0) {
+		url = NULL;
+		snprintf(why, whylen, "out of memory");
+		goto out;
+	}
+	token_refresh(c, false);
+	auth = auth_header(c);
+	header_add(&hdrs, "Content-Type: application/merge-patch+json");
+	header_add(&hdrs, "Accept: application/json");
+	header_add(&hdrs, "Expect:"); /* no 100-continue round trip for a small body */
+	if (auth) {
+		header_add(&hdrs, auth);
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+	s->perrbuf[0] = '\0';
+	curl_easy_setopt(s->peasy, CURLOPT_URL, url);
+	curl_easy_setopt(s->peasy, CURLOPT_CUSTOMREQUEST, "PATCH");
+	curl_easy_setopt(s->peasy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(s->peasy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	curl_easy_setopt(s->peasy, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(s->peasy, CURLOPT_WRITEDATA, &ans);
+	curl_easy_setopt(s->peasy, CURLOPT_LOW_SPEED_TIME, (long)LIST_STALL_S);
+	curl_easy_setopt(s->peasy, CURLOPT_TIMEOUT, (long)PATCH_TIMEOUT_S);
+	curl_multi_add_handle(s->pmulti, s->peasy);
+	while (!done && !stopping(c)) {
+		CURLMsg *m;
+		int running, left;
+
+		curl_multi_perform(s->pmulti, &running);
+		while ((m = curl_multi_info_read(s->pmulti, &left)))
+			if (m->msg == CURLMSG_DONE && m->easy_handle == s->peasy) {
+				cc = m->data.result;
+				done = true;
+			}
+		if (!done)
+			curl_multi_poll(s->pmulti, NULL, 0, 1000, NULL);
+	}
+	curl_multi_remove_handle(s->pmulti, s->peasy);
+	/* Nothing of this request may outlive it in the handle. */
+	curl_easy_setopt(s->peasy, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(s->peasy, CURLOPT_POSTFIELDS, NULL);
+	curl_easy_setopt(s->peasy, CURLOPT_WRITEDATA, NULL);
+	curl_slist_free_all(hdrs);
+	if (stopping(c)) {
+		res = PATCH_STOP;
+		goto out;
+	}
+	curl_easy_getinfo(s->peasy, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 200 && code < 300) {
+		res = PATCH_OK;
+	} else if (!code) {
+		snprintf(why, whylen, "%s", s->perrbuf[0] ? s->perrbuf : curl_easy_strerror(cc));
+		res = PATCH_UNREACHABLE;
+	} else {
+		json_t *st = json_loadb(ans.body, ans.len, 0, NULL);
+		const char *smsg = json_string_value(json_object_get(st, "message"));
+
+		snprintf(why, whylen, "%ld %s%s%.120s%s", code, reason_phrase(code),
+			 smsg ? ": " : "", smsg ? smsg : "",
+			 code == 403 ? " (does the ClusterRole allow patch on "
+				       "schedulingstrategies/status?)"
+				     : "");
+		json_decref(st);
+		if (code == 401)
+			token_refresh(c, true); /* perhaps the token rotated under us */
+	}
+out:
+	free(body);
+	free(url);
+	free(name);
+	return res;
+}
+
+/*
+ * Report the outcome of each object whose outcome here differs from what its status says
+ * (or from what a failed report tried at the same version): at most one PATCH per object
+ * and round, rounds only after the strategies changed. A failed report is counted, logged
+ * and not tried again until the object or its outcome changes; no answer at all ends the
+ * round (the rest would wait as long), the next round tries those again.
+ */
+static void strats_report(struct stream *s)
+{
+	struct kube_client *c = s->c;
+	char why[320];
+
+	if (!s->report_due)
+		return;
+	s->report_due = false;
+	if (!c->report_status || !s->peasy)
+		return;
+	for (size_t i = 0; i < s->nstrats && i < KUBE_STRATEGIES_MAX; i++) {
+		struct strat_entry *e = &s->strats[i];
+		const char *msg;
+		bool applied = strat_outcome(s, e, &msg);
+		uint64_t h = outcome_hash(applied, msg);
+		enum patch_result r;
+
+		if (e->rep_known && e->rep_hash == h)
+			continue;
+		if (e->fail_known && e->fail_hash == h && !strcmp(e->fail_rv, e->rv))
+			continue;
+		why[0] = '\0';
+		r = status_patch(s, e, applied, msg, why, sizeof(why));
+		if (r == PATCH_STOP)
+			return;
+		if (r == PATCH_OK) {
+			e->rep_known = true;
+			e->rep_hash = h;
+			e->fail_known = false;
+			STAT_ADD(c, status_patches, 1);
+			log_msg(LOG_DEBUG,
+				"kubernetes: SchedulingStrategy %s: status of node %s: %s%s%s",
+				e->name, c->node, applied ? "applied" : "not applied",
+				msg[0] ? ": " : "", msg);
+			continue;
+		}
+		e->fail_known = true;
+		e->fail_hash = h;
+		snprintf(e->fail_rv, sizeof(e->fail_rv), "%s", e->rv);
+		STAT_ADD(c, status_patch_errors, 1);
+		log_msg(LOG_WARN, "kubernetes: SchedulingStrategy %s: cannot report its status: %s",
+			e->name, why);
+		if (r == PATCH_UNREACHABLE)
+			break;
+	}
+}
+
 /* Index of @name in the sorted array, or where it would go (*found false). */
 static size_t strat_find(struct stream *s, const char *name, bool *found)
 {
@@ -972,7 +1314,8 @@ static bool strat_upsert(struct stream *s, const json_t *obj)
 	struct strategy_rule rule;
 	struct strat_entry *e;
 	char why[384];
-	bool found, valid, changed;
+	bool found, valid, changed, crowded = false;
+	uint64_t hash;
 	size_t i;
 
 	if (!name || strlen(name) >= POD_NAME_MAX)
@@ -982,11 +1325,25 @@ static bool strat_upsert(struct stream *s, const json_t *obj)
 		s->strats[i].seen = true;
 		return false;
 	}
+	hash = spec_hash(obj);
+	if (found && hash && hash == s->strats[i].spec_hash &&
+	    !(s->strats[i].crowded && strats_valid(s) < STRATEGY_MAX_RULES)) {
+		/*
+		 * A new version with the same spec: a change of status (every node's report,
+		 * ours included) or of metadata. The verdict cannot differ (unless it was
+		 * crowded out and there is room now), so it is neither logged and counted
+		 * again nor reported: status patches cannot loop.
+		 */
+		snprintf(s->strats[i].rv, sizeof(s->strats[i].rv), "%s", rv ? rv : "");
+		s->strats[i].seen = true;
+		return false;
+	}
 	valid = strategy_of_object(name, obj, &rule, why, sizeof(why)) == 0;
 	if (valid && !(found && s->strats[i].valid) && strats_valid(s) >= STRATEGY_MAX_RULES) {
 		snprintf(why, sizeof(why), "too many SchedulingStrategies (at most %d are used)",
 			 STRATEGY_MAX_RULES);
 		valid = false;
+		crowded = true;
 	}
 	if (!found) {
 		if (s->nstrats == KUBE_STRATEGIES_MAX) {
@@ -1012,13 +1369,19 @@ static bool strat_upsert(struct stream *s, const json_t *obj)
 		s->nstrats++;
 		memset(&s->strats[i], 0, sizeof(s->strats[i]));
 		snprintf(s->strats[i].name, sizeof(s->strats[i].name), "%s", name);
+		status_known(s, &s->strats[i], obj);
 	}
 	e = &s->strats[i];
 	snprintf(e->rv, sizeof(e->rv), "%s", rv ? rv : "");
 	e->seen = true;
+	e->spec_hash = hash;
+	e->crowded = crowded;
+	s->report_due = true;
 	if (!valid) {
 		changed = e->valid;
 		e->valid = false;
+		e->in_effect = false;
+		status_msg(e->why, sizeof(e->why), why);
 		log_msg(LOG_WARN, "kubernetes: SchedulingStrategy %s rejected: %s", name, why);
 		pthread_mutex_lock(&c->lock);
 		c->st.strategies_rejected++;
@@ -1028,7 +1391,10 @@ static bool strat_upsert(struct stream *s, const json_t *obj)
 		return changed;
 	}
 	changed = !e->valid || memcmp(&e->rule, &rule, sizeof(rule));
+	if (changed)
+		e->in_effect = false; /* until on_strategies takes it */
 	e->valid = true;
+	e->why[0] = '\0';
 	e->rule = rule;
 	if (changed)
 		log_msg(LOG_INFO, "kubernetes: SchedulingStrategy %s applied as %s", name, rule.id);
@@ -1060,7 +1426,7 @@ static void strats_publish(struct stream *s)
 	struct kube_client *c = s->c;
 	size_t n = strats_valid(s), k = 0;
 	struct strategy_rule *rules = calloc(n ? n : 1, sizeof(*rules));
-	char err[256] = "";
+	char err[256] = "", msg[300];
 
 	if (!rules) {
 		failure(s, FAIL_LOCAL, false, "SchedulingStrategies: out of memory");
@@ -1069,9 +1435,19 @@ static void strats_publish(struct stream *s)
 	for (size_t i = 0; i < s->nstrats; i++)
 		if (s->strats[i].valid)
 			rules[k++] = s->strats[i].rule;
-	if (c->on_strategies && c->on_strategies(c->ctx, rules, n, err, sizeof(err)))
+	if (c->on_strategies && c->on_strategies(c->ctx, rules, n, err, sizeof(err))) {
 		failure(s, FAIL_LOCAL, false, "SchedulingStrategies: refused by the daemon: %s",
 			err[0] ? err : "no reason given");
+		snprintf(msg, sizeof(msg), "refused by the daemon: %s",
+			 err[0] ? err : "no reason given");
+		status_msg(s->refused, sizeof(s->refused), msg);
+	} else {
+		/* All or nothing: every valid rule is the daemon's now. */
+		for (size_t i = 0; i < s->nstrats; i++)
+			s->strats[i].in_effect = s->strats[i].valid;
+		s->refused[0] = '\0';
+	}
+	s->report_due = true;
 	pthread_mutex_lock(&c->lock);
 	c->st.nr_strategies = (uint32_t)n;
 	pthread_mutex_unlock(&c->lock);
@@ -1299,6 +1675,8 @@ static enum outcome do_list(struct stream *s)
 	s->backoff_ms = 0;
 	answered_ok(s, true);
 	out = OUT_OK;
+	if (s->kind == STREAM_STRATEGIES)
+		strats_report(s);
 out:
 	pods_free(pods, npods);
 	json_decref(items_all);
@@ -1441,6 +1819,10 @@ static void client_free(struct kube_client *c)
 			curl_easy_cleanup(s->easy);
 		if (s->multi)
 			curl_multi_cleanup(s->multi);
+		if (s->peasy)
+			curl_easy_cleanup(s->peasy);
+		if (s->pmulti)
+			curl_multi_cleanup(s->pmulti);
 		free(s->selector);
 		free(s->buf);
 		free(s->strats);
@@ -1483,8 +1865,15 @@ static int stream_init(struct kube_client *c, enum stream_kind kind)
 	}
 	s->multi = curl_multi_init();
 	s->easy = curl_easy_init();
-	if (!s->multi || !s->easy || easy_setup(s))
+	if (!s->multi || !s->easy || easy_setup(c, s->easy, s->errbuf, on_body, on_header, s))
 		return -1;
+	if (kind == STREAM_STRATEGIES && c->report_status) {
+		s->pmulti = curl_multi_init();
+		s->peasy = curl_easy_init();
+		if (!s->pmulti || !s->peasy ||
+		    easy_setup(c, s->peasy, s->perrbuf, on_patch_body, NULL, NULL))
+			return -1;
+	}
 	return 0;
 }
 
@@ -1524,6 +1913,7 @@ struct kube_client *kube_client_start(const struct kube_client_options *o, char 
 	c->ctx = o->ctx;
 	c->backoff_max_ms = o->backoff_max_ms ? o->backoff_max_ms : BACKOFF_MAX_DEFAULT_MS;
 	c->watch_timeout_s = o->watch_timeout_s ? o->watch_timeout_s : WATCH_TIMEOUT_DEFAULT_S;
+	c->report_status = o->report_status;
 	c->node = strdup(o->node_name);
 	if (!c->node) {
 		err_printf(err, errlen, "kubernetes: out of memory");
@@ -1582,9 +1972,13 @@ void kube_client_stop(struct kube_client *c)
 	__atomic_store_n(&c->stop, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&c->wake);
 	pthread_mutex_unlock(&c->lock);
-	for (int k = 0; k < NR_STREAMS; k++)
+	for (int k = 0; k < NR_STREAMS; k++) {
 		if (c->streams[k].multi)
 			curl_multi_wakeup(c->streams[k].multi);
+		/* A status report in flight ends at once too. */
+		if (c->streams[k].pmulti)
+			curl_multi_wakeup(c->streams[k].pmulti);
+	}
 	for (int k = 0; k < NR_STREAMS; k++)
 		if (c->streams[k].running)
 			pthread_join(c->streams[k].thread, NULL);

@@ -15,6 +15,10 @@
  * (KUBERNETES_SERVICE_HOST/PORT and <sa_dir>/token, ca.crt). Token files are re-read
  * when they change, every 60 s and after a 401/403, because service-account tokens
  * rotate.
+ *
+ * With report_status, each SchedulingStrategy's outcome on this node (applied, or why
+ * not) is written to its .status.nodes.<node> with a JSON merge patch of the status
+ * subresource, only when that outcome changes; a failed patch is counted and ignored.
  */
 #ifndef GTHULHU_KUBE_CLIENT_H
 #define GTHULHU_KUBE_CLIENT_H
@@ -53,6 +57,12 @@ struct kube_client_options {
 	void *ctx;
 	unsigned int backoff_max_ms;  /* longest wait between retries; 0 = 30000 */
 	unsigned int watch_timeout_s; /* timeoutSeconds of each watch; 0 = 300 */
+	/*
+	 * After on_strategies, PATCH .status.nodes.<node_name> = {applied, message, updated}
+	 * of each SchedulingStrategy whose outcome here changed (needs RBAC patch on
+	 * schedulingstrategies/status). Off: the client never writes to the API.
+	 */
+	bool report_status;
 };
 
 struct kube_status {
@@ -68,6 +78,8 @@ struct kube_status {
 	uint64_t token_reloads; /* times a token file was read again */
 	uint64_t strategies_rejected; /* object versions that failed validation */
 	char last_rejected[256];      /* "<name>: <why>" of the last one rejected, or "" */
+	uint64_t status_patches;      /* status reports the server accepted */
+	uint64_t status_patch_errors; /* status reports that failed (403, 404, 5xx, no answer) */
 	uint32_t nr_strategies;	      /* valid cluster strategies now */
 	int64_t last_sync_unix;	      /* wall time of the last successful list or event */
 };

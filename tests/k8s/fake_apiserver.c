@@ -12,6 +12,12 @@
  *   GET /apis/gthulhu.io/v1alpha1/schedulingstrategies                      a ...List
  *   the same with watch=1&resourceVersion=R[&allowWatchBookmarks=true][&timeoutSeconds=S]:
  *       a chunked stream of {"type": ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, "object": ...}
+ *   GET /apis/gthulhu.io/v1alpha1/schedulingstrategies/<name>               one object
+ *   PATCH /apis/gthulhu.io/v1alpha1/schedulingstrategies/<name>/status      the status
+ *       subresource, Content-Type application/merge-patch+json only (415 otherwise): an
+ *       RFC 7386 merge of the body's "status" into the object's (nothing else of the
+ *       body is used, as the real subresource ignores the spec), a new resourceVersion
+ *       and a MODIFIED event; the object in the answer; 404 for an unknown name
  * with one global, increasing resourceVersion; 401 when --token is set and the bearer
  * differs; 404 (a Status object) for any other path; 410 for a watch from a
  * resourceVersion older than the kept history.
@@ -19,7 +25,9 @@
  * Controls for the tests (not part of the real API):
  *   POST   /fake/pods                  add or replace a Pod (JSON body; uid made up if absent)
  *   DELETE /fake/pods/<ns>/<name>
- *   POST   /fake/strategies            add or replace a SchedulingStrategy
+ *   POST   /fake/strategies            add or replace a SchedulingStrategy; a body without
+ *                                      "status" keeps the old object's (as an update of
+ *                                      the main resource does with a status subresource)
  *   DELETE /fake/strategies/<name>
  *   POST   /fake/expire[?keep_watches=1]  forget the history: watches from a
  *                                      resourceVersion older than the current one get 410;
@@ -30,7 +38,11 @@
  *   POST   /fake/slow?ms=N             answer every API request N ms late
  *   POST   /fake/token?value=T         accept another token ("" = no auth)
  *   POST   /fake/crd?installed=0|1     the SchedulingStrategy resource exists or not (404)
- *   GET    /fake/stats                 list and watch requests by path, and the last
+ *   POST   /fake/patchfail?code=N      answer every status PATCH with HTTP N (a Status
+ *                                      object); N = 1: close the connection, no answer;
+ *                                      0: serve them again
+ *   GET    /fake/stats                 list and watch requests by path, PATCH requests
+ *                                      ("patches", whatever their answer), and the last
  *                                      requests with their raw query strings
  * With --state-dir the objects and the resourceVersion are saved to D/state.json after
  * every change and loaded at start, so a killed server comes back with the same pods.
@@ -79,8 +91,10 @@ static struct {
 	uint64_t expire_gen, drop_gen;
 	bool hold, stopping, crd_missing;
 	unsigned int slow_ms;
-	char *token;		/* NULL: no auth */
-	json_t *objs[NR_KINDS]; /* key ("ns/name" or "name") -> object */
+	unsigned int patch_fail; /* /fake/patchfail: 0, an HTTP status, or 1 = no answer */
+	uint64_t patches;	 /* PATCH requests received */
+	char *token;		 /* NULL: no auth */
+	json_t *objs[NR_KINDS];	 /* key ("ns/name" or "name") -> object */
 	struct event events[EVENTS_MAX];
 	size_t nevents;
 	json_t *lists, *watches, *requests; /* /fake/stats */
@@ -467,6 +481,105 @@ static enum MHD_Result serve_watch(struct MHD_Connection *conn, enum kind kind, 
 	return ret;
 }
 
+/* ---- one object and its status ---------------------------------------------------------- */
+
+/* RFC 7386 MergePatch(target, patch): returns the result (a new reference). */
+static json_t *merge_patch(json_t *target, json_t *patch)
+{
+	json_t *out, *v;
+	const char *key;
+
+	if (!json_is_object(patch))
+		return json_incref(patch);
+	out = json_is_object(target) ? json_deep_copy(target) : json_object();
+	json_object_foreach(patch, key, v)
+	{
+		if (json_is_null(v)) {
+			json_object_del(out, key);
+		} else {
+			json_t *merged = merge_patch(json_object_get(out, key), v);
+
+			json_object_set_new(out, key, merged);
+		}
+	}
+	return out;
+}
+
+/* GET .../schedulingstrategies/<name> and PATCH .../schedulingstrategies/<name>/status. */
+static enum MHD_Result serve_object(struct MHD_Connection *conn, const char *method,
+				    const char *sub, struct req *r)
+{
+	const char *slash = strchr(sub, '/');
+	const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+	bool patch = !strcmp(method, "PATCH");
+	char name[256];
+	json_t *obj, *body, *status;
+	unsigned int fail = 0;
+	size_t len = slash ? (size_t)(slash - sub) : strlen(sub);
+
+	if (patch) {
+		pthread_mutex_lock(&st.lock);
+		st.patches++;
+		fail = st.patch_fail;
+		pthread_mutex_unlock(&st.lock);
+	}
+	if (!len || len >= sizeof(name) || (slash && strcmp(slash, "/status")))
+		return send_status(conn, 404, "NotFound",
+				   "the server could not find the requested resource");
+	memcpy(name, sub, len);
+	name[len] = '\0';
+	if (!strcmp(method, "GET") && !slash) {
+		pthread_mutex_lock(&st.lock);
+		obj = json_deep_copy(json_object_get(st.objs[KIND_STRATEGY], name));
+		pthread_mutex_unlock(&st.lock);
+		if (!obj)
+			return send_status(conn, 404, "NotFound", "schedulingstrategies not found");
+		return send_json(conn, 200, obj);
+	}
+	if (!patch || !slash)
+		return send_status(conn, 405, "MethodNotAllowed",
+				   "GET an object, or PATCH its status");
+	if (fail == 1)
+		return MHD_NO; /* the connection closes without an answer */
+	if (fail)
+		return send_status(conn, fail, fail == 403 ? "Forbidden" : "Failure",
+				   "status patches are refused (/fake/patchfail)");
+	if (!ctype || strncmp(ctype, "application/merge-patch+json", 28) ||
+	    (ctype[28] && ctype[28] != ';'))
+		return send_status(conn, 415, "UnsupportedMediaType",
+				   "only application/merge-patch+json is served here");
+	body = r->body ? json_loadb(r->body, r->len, 0, NULL) : NULL;
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return send_status(conn, 400, "BadRequest", "the patch is not a JSON object");
+	}
+	pthread_mutex_lock(&st.lock);
+	obj = json_object_get(st.objs[KIND_STRATEGY], name);
+	if (!obj) {
+		pthread_mutex_unlock(&st.lock);
+		json_decref(body);
+		return send_status(conn, 404, "NotFound", "schedulingstrategies not found");
+	}
+	/* A copy: the stored object is shared with earlier events, which keep their rv. */
+	obj = json_deep_copy(obj);
+	status = json_object_get(body, "status");
+	if (status) {
+		json_t *merged = merge_patch(json_object_get(obj, "status"), status);
+
+		if (json_is_null(merged)) {
+			json_object_del(obj, "status");
+			json_decref(merged);
+		} else {
+			json_object_set_new(obj, "status", merged);
+		}
+	}
+	record(KIND_STRATEGY, "MODIFIED", obj);
+	json_object_set(st.objs[KIND_STRATEGY], name, obj);
+	pthread_mutex_unlock(&st.lock);
+	json_decref(body);
+	return send_json(conn, 200, obj);
+}
+
 /* ---- the API ------------------------------------------------------------------------- */
 
 static bool authorized(struct MHD_Connection *conn)
@@ -481,7 +594,7 @@ static bool authorized(struct MHD_Connection *conn)
 }
 
 static enum MHD_Result serve_api(struct MHD_Connection *conn, const char *method, const char *path,
-				 const char *uri)
+				 const char *uri, struct req *r)
 {
 	const char *watch = arg(conn, "watch"), *sel = arg(conn, "fieldSelector");
 	bool is_watch = watch && (!strcmp(watch, "1") || !strcmp(watch, "true"));
@@ -508,6 +621,16 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, const char *method
 			return send_status(conn, 404, "NotFound",
 					   "the server could not find the requested resource");
 		kind = KIND_STRATEGY;
+	} else if (!strncmp(path, STRATEGIES_PATH "/", strlen(STRATEGIES_PATH) + 1)) {
+		bool missing;
+
+		pthread_mutex_lock(&st.lock);
+		missing = st.crd_missing;
+		pthread_mutex_unlock(&st.lock);
+		if (missing)
+			return send_status(conn, 404, "NotFound",
+					   "the server could not find the requested resource");
+		return serve_object(conn, method, path + strlen(STRATEGIES_PATH) + 1, r);
 	} else {
 		return send_status(conn, 404, "NotFound",
 				   "the server could not find the requested resource");
@@ -555,6 +678,9 @@ static enum MHD_Result put_object(struct MHD_Connection *conn, enum kind kind, s
 	json_object_set_new(obj, "kind", json_string(kind_name(kind)));
 	pthread_mutex_lock(&st.lock);
 	old = json_object_get(st.objs[kind], key);
+	if (kind == KIND_STRATEGY && old && !json_object_get(obj, "status") &&
+	    json_object_get(old, "status"))
+		json_object_set_new(obj, "status", json_deep_copy(json_object_get(old, "status")));
 	if (!json_object_get(meta, "uid")) {
 		const char *old_uid = str_at(old, "metadata", "uid");
 		char uid[64];
@@ -608,8 +734,9 @@ static enum MHD_Result serve_fake(struct MHD_Connection *conn, const char *metho
 		json_t *doc;
 
 		pthread_mutex_lock(&st.lock);
-		doc = json_pack("{s:O, s:O, s:O, s:I}", "lists", st.lists, "watches", st.watches,
-				"requests", st.requests, "resourceVersion", (json_int_t)st.rv);
+		doc = json_pack("{s:O, s:O, s:O, s:I, s:I}", "lists", st.lists, "watches",
+				st.watches, "requests", st.requests, "resourceVersion",
+				(json_int_t)st.rv, "patches", (json_int_t)st.patches);
 		pthread_mutex_unlock(&st.lock);
 		return send_json(conn, 200, doc);
 	}
@@ -636,6 +763,9 @@ static enum MHD_Result serve_fake(struct MHD_Connection *conn, const char *metho
 	} else if (!strcmp(path, "/fake/crd")) {
 		v = arg(conn, "installed");
 		st.crd_missing = v && !strcmp(v, "0");
+	} else if (!strcmp(path, "/fake/patchfail")) {
+		v = arg(conn, "code");
+		st.patch_fail = v ? (unsigned int)strtoul(v, NULL, 10) : 0;
 	} else {
 		pthread_mutex_unlock(&st.lock);
 		return send_status(conn, 404, "NotFound", "unknown control");
@@ -689,7 +819,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return send_status(conn, 413, "RequestEntityTooLarge", "body too large");
 	if (!strncmp(url, "/fake/", 6))
 		return serve_fake(conn, method, url, r);
-	return serve_api(conn, method, url, r->uri ? r->uri : url);
+	return serve_api(conn, method, url, r->uri ? r->uri : url, r);
 }
 
 static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,

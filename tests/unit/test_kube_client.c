@@ -52,6 +52,7 @@ static struct {
 	int port;
 	struct pod_table *pods;
 	struct kube_client *client;
+	bool report_status; /* client_start() turns status reports on */
 } w;
 
 static uint64_t now_ms(void)
@@ -164,15 +165,28 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *p)
 	return size * nmemb;
 }
 
-/* One request to the fake; returns the HTTP status, the JSON answer in @out (if given). */
-static long fake_call(const char *method, const char *path, const char *body, json_t **out)
+/*
+ * One request to the fake, with the usual token (the controls ignore it) and, when
+ * @ctype, a Content-Type; returns the HTTP status, the JSON answer in @out (if given).
+ */
+static long fake_call_ct(const char *method, const char *path, const char *ctype, const char *body,
+			 json_t **out)
 {
 	CURL *e = curl_easy_init();
-	char url[256];
+	struct curl_slist *hdrs = NULL;
+	char url[256], ct[128];
 	json_t *doc = NULL;
 	long code = 0;
 
 	assert_non_null(e);
+	hdrs = curl_slist_append(hdrs, "Authorization: Bearer " TOKEN_OK);
+	assert_non_null(hdrs);
+	if (ctype) {
+		snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+		hdrs = curl_slist_append(hdrs, ct);
+		assert_non_null(hdrs);
+	}
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", w.port, path);
 	curl_easy_setopt(e, CURLOPT_URL, url);
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -185,11 +199,17 @@ static long fake_call(const char *method, const char *path, const char *body, js
 	assert_int_equal(curl_easy_perform(e), CURLE_OK);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(e);
+	curl_slist_free_all(hdrs);
 	if (out)
 		*out = doc;
 	else
 		json_decref(doc);
 	return code;
+}
+
+static long fake_call(const char *method, const char *path, const char *body, json_t **out)
+{
+	return fake_call_ct(method, path, NULL, body, out);
 }
 
 static void control(const char *method, const char *path)
@@ -219,15 +239,21 @@ static void del_pod(const char *ns, const char *name)
 	control("DELETE", path);
 }
 
-static void add_strategy(const char *name, const char *spec)
+/* @status: a JSON object text, or NULL to keep the object's current status. */
+static void add_strategy_status(const char *name, const char *spec, const char *status)
 {
 	char body[2048];
 
 	snprintf(body, sizeof(body),
 		 "{\"apiVersion\": \"gthulhu.io/v1alpha1\", \"kind\": \"SchedulingStrategy\", "
-		 "\"metadata\": {\"name\": \"%s\"}, \"spec\": %s}",
-		 name, spec);
+		 "\"metadata\": {\"name\": \"%s\"}, \"spec\": %s%s%s}",
+		 name, spec, status ? ", \"status\": " : "", status ? status : "");
 	assert_int_equal(fake_call("POST", "/fake/strategies", body, NULL), 200);
+}
+
+static void add_strategy(const char *name, const char *spec)
+{
+	add_strategy_status(name, spec, NULL);
 }
 
 static void del_strategy(const char *name)
@@ -297,6 +323,69 @@ static const char *rec_ids(void)
 static bool rec_ids_are(const char *want)
 {
 	return !strcmp(rec_ids(), want);
+}
+
+#define SS_PATH "/apis/gthulhu.io/v1alpha1/schedulingstrategies"
+#define VALID	"{\"command_regex\": \"^x$\", \"priority\": 1}"
+
+/* PATCH requests the fake received, whatever it answered. */
+static json_int_t fake_patches(void)
+{
+	json_t *st = NULL;
+	json_int_t n;
+
+	assert_int_equal(fake_call("GET", "/fake/stats", NULL, &st), 200);
+	assert_non_null(st);
+	n = json_integer_value(json_object_get(st, "patches"));
+	json_decref(st);
+	return n;
+}
+
+/*
+ * Does object @name's .status.nodes.@node say @applied, with a message that is "" when
+ * @msg is "" and contains @msg otherwise, an RFC 3339 UTC time and nothing else?
+ */
+static bool report_is(const char *name, const char *node, bool applied, const char *msg)
+{
+	char path[256];
+	json_t *obj = NULL, *e;
+	const char *m, *t;
+	bool ok;
+
+	snprintf(path, sizeof(path), SS_PATH "/%s", name);
+	if (fake_call("GET", path, NULL, &obj) != 200) {
+		json_decref(obj);
+		return false;
+	}
+	e = json_object_get(json_object_get(json_object_get(obj, "status"), "nodes"), node);
+	m = json_string_value(json_object_get(e, "message"));
+	t = json_string_value(json_object_get(e, "updated"));
+	ok = json_is_boolean(json_object_get(e, "applied")) &&
+	     json_is_true(json_object_get(e, "applied")) == applied && m &&
+	     (msg[0] ? strstr(m, msg) != NULL : !m[0]) && t && strlen(t) == 20 && t[4] == '-' &&
+	     t[10] == 'T' && t[19] == 'Z' && json_object_size(e) == 3;
+	json_decref(obj);
+	return ok;
+}
+
+/* Write @node's entry of @name's status, as that node's daemon would. */
+static long patch_status(const char *name, const char *ctype, const char *node, bool applied)
+{
+	char path[256], body[512];
+
+	snprintf(path, sizeof(path), SS_PATH "/%s/status", name);
+	snprintf(body, sizeof(body),
+		 "{\"status\": {\"nodes\": {\"%s\": {\"applied\": %s, \"message\": \"\", "
+		 "\"updated\": \"2024-05-06T07:08:09Z\"}}}}",
+		 node, applied ? "true" : "false");
+	return fake_call_ct("PATCH", path, ctype, body, NULL);
+}
+
+static void set_refuse(bool refuse)
+{
+	pthread_mutex_lock(&rec.lock);
+	rec.refuse = refuse;
+	pthread_mutex_unlock(&rec.lock);
 }
 
 static struct kube_status status(void)
@@ -410,6 +499,7 @@ static void client_start(bool strategies, unsigned int watch_timeout_s)
 	    .ctx = &rec,
 	    .backoff_max_ms = 400,
 	    .watch_timeout_s = watch_timeout_s,
+	    .report_status = w.report_status,
 	};
 	char err[256] = "";
 
@@ -1170,6 +1260,10 @@ static void test_strategies(void **state)
 	st = status();
 	assert_true(st.errors >= 1);
 	assert_true(st.strategies_synced && st.pods_synced);
+
+	/* report_status is off here: after all that, not one write to the API. */
+	assert_int_equal(fake_patches(), 0);
+	assert_int_equal(st.status_patches + st.status_patch_errors, 0);
 }
 
 static void test_crd_missing(void **state)
@@ -1197,6 +1291,164 @@ static void test_crd_missing(void **state)
 	assert_string_equal(status().last_error, "");
 }
 
+/* ---- status reports ---- */
+
+static void test_status_report(void **state)
+{
+	json_int_t patches;
+
+	fake_start(0, TOKEN_OK, false);
+	add_strategy("good", "{\"command_regex\": \"^nginx$\", \"priority\": 3}");
+	add_strategy("bad", "{\"command_regex\": \"x\", \"priority\": 99}");
+	/* Another node reported first: a merge patch must leave its entry alone. */
+	add_strategy_status("shared", "{\"namespaces\": [\"ns\"], \"priority\": 2}",
+			    "{\"nodes\": {\"node-b\": {\"applied\": false, \"message\": \"old\", "
+			    "\"updated\": \"2024-01-01T00:00:00Z\"}}}");
+	w.report_status = true;
+	client_start(true, 0);
+	WAIT_FOR(report_is("good", NODE, true, ""));
+	WAIT_FOR(report_is("bad", NODE, false, "spec.priority"));
+	WAIT_FOR(report_is("shared", NODE, true, ""));
+	assert_true(report_is("shared", "node-b", false, "old"));
+	WAIT_FOR(status().status_patches == 3);
+	assert_int_equal(fake_patches(), 3);
+	assert_int_equal(status().status_patch_errors, 0);
+	assert_string_equal(rec_ids(), "k8s-good,k8s-shared");
+
+	/*
+	 * Each patch came back as a MODIFIED event with the same spec: no call, no patch.
+	 * Checked after a later event, which the client handles after those: "zzz-" sorts
+	 * last, so once its report is in, the round it belongs to is over.
+	 */
+	add_strategy("zzz-marker-1", VALID);
+	WAIT_FOR(report_is("zzz-marker-1", NODE, true, ""));
+	WAIT_FOR(status().status_patches == 4);
+	assert_int_equal(fake_patches(), 4);
+	assert_int_equal(rec_calls(), 2);		   /* the list, then zzz-marker-1 */
+	assert_int_equal(status().strategies_rejected, 1); /* "bad" once, not its echo */
+
+	/* Another node's report is a status-only change too. */
+	assert_int_equal(patch_status("good", "application/merge-patch+json", "node-b", true), 200);
+	add_strategy("zzz-marker-2", VALID);
+	WAIT_FOR(report_is("zzz-marker-2", NODE, true, ""));
+	WAIT_FOR(status().status_patches == 5);
+	assert_int_equal(fake_patches(), 6); /* ours and the test's */
+	assert_int_equal(rec_calls(), 3);
+	assert_true(report_is("good", NODE, true, "") && report_is("good", "node-b", true, ""));
+
+	/* Fixed, the rejected one is applied; broken, an applied one says why not. */
+	add_strategy("bad", "{\"command_regex\": \"x\", \"priority\": 5}");
+	WAIT_FOR(report_is("bad", NODE, true, ""));
+	add_strategy("good", "{\"command_regex\": \"^nginx$\", \"tid\": 7}");
+	WAIT_FOR(report_is("good", NODE, false, "spec.tid"));
+	assert_true(report_is("good", "node-b", true, ""));
+	WAIT_FOR(rec_ids_are("k8s-bad,k8s-shared,k8s-zzz-marker-1,k8s-zzz-marker-2"));
+	WAIT_FOR(status().status_patches == 7);
+
+	/*
+	 * A refused set: the new object says so; the others keep the daemon's previous set
+	 * (all or nothing), so they stay applied and are not patched.
+	 */
+	set_refuse(true);
+	add_strategy("late", VALID);
+	WAIT_FOR(report_is("late", NODE, false, "refused by the daemon: refused by the test"));
+	set_refuse(false);
+	add_strategy("zzz-marker-3", VALID);
+	WAIT_FOR(report_is("zzz-marker-3", NODE, true, ""));
+	assert_true(report_is("late", NODE, true, ""));
+	WAIT_FOR(status().status_patches == 10); /* late twice, zzz-marker-3 */
+	assert_int_equal(fake_patches(), 11);
+
+	/* A deleted object is forgotten: the same one created again is reported again. */
+	del_strategy("late");
+	WAIT_FOR(!strstr(rec_ids(), "k8s-late"));
+	add_strategy("late", VALID);
+	WAIT_FOR(report_is("late", NODE, true, ""));
+	WAIT_FOR(status().status_patches == 11);
+
+	/* A restarted client finds its reports in the statuses: nothing to send again. */
+	kube_client_stop(w.client);
+	w.client = NULL;
+	patches = fake_patches();
+	client_start(true, 0);
+	WAIT_FOR(status().strategies_synced);
+	add_strategy("zzz-marker-4", VALID);
+	WAIT_FOR(report_is("zzz-marker-4", NODE, true, ""));
+	WAIT_FOR(status().status_patches == 1);
+	assert_int_equal(fake_patches(), patches + 1);
+	assert_int_equal(status().status_patch_errors, 0);
+	assert_string_equal(status().last_error, "");
+}
+
+static void test_status_errors(void **state)
+{
+	struct kube_status st;
+	json_int_t patches;
+	uint64_t t0;
+
+	fake_start(0, TOKEN_OK, false);
+	/* The fake itself: merge patches only, of known objects. */
+	add_strategy("a", VALID);
+	assert_int_equal(patch_status("a", "application/json", NODE, true), 415);
+	assert_int_equal(patch_status("nope", "application/merge-patch+json", NODE, true), 404);
+	assert_int_equal(fake_patches(), 2);
+
+	/* RBAC without patch on schedulingstrategies/status. */
+	control("POST", "/fake/patchfail?code=403");
+	w.report_status = true;
+	client_start(true, 0);
+	WAIT_FOR(rec_ids_are("k8s-a"));
+	WAIT_FOR(status().status_patch_errors == 1);
+	/* The watch goes on; a failed report is not tried again for the same version. */
+	add_strategy("b", VALID);
+	WAIT_FOR(rec_ids_are("k8s-a,k8s-b"));
+	WAIT_FOR(status().status_patch_errors == 2);
+	assert_int_equal(fake_patches(), 4);
+
+	/* The object is gone (404), the server fails (503), or does not answer at all. */
+	control("POST", "/fake/patchfail?code=404");
+	add_strategy("c", VALID);
+	WAIT_FOR(rec_ids_are("k8s-a,k8s-b,k8s-c"));
+	WAIT_FOR(status().status_patch_errors == 3);
+	control("POST", "/fake/patchfail?code=503");
+	add_strategy("d", VALID);
+	WAIT_FOR(rec_ids_are("k8s-a,k8s-b,k8s-c,k8s-d"));
+	WAIT_FOR(status().status_patch_errors == 4);
+	assert_int_equal(fake_patches(), 6);
+	control("POST", "/fake/patchfail?code=1");
+	add_strategy("e", VALID);
+	WAIT_FOR(rec_ids_are("k8s-a,k8s-b,k8s-c,k8s-d,k8s-e"));
+	WAIT_FOR(status().status_patch_errors == 5);
+	st = status();
+	assert_int_equal(st.status_patches, 0);
+	assert_int_equal(st.errors, 0); /* not the client's errors: they do not show there */
+	assert_string_equal(st.last_error, "");
+	assert_true(st.strategies_synced && st.reachable);
+
+	/* Patches work again: a new version of "a" is reported, the others wait for theirs. */
+	control("POST", "/fake/patchfail?code=0");
+	patches = fake_patches();
+	add_strategy("a", "{\"command_regex\": \"^x$\", \"priority\": 2}");
+	WAIT_FOR(report_is("a", NODE, true, ""));
+	WAIT_FOR(status().status_patches == 1);
+	add_strategy("zzz-marker", VALID);
+	WAIT_FOR(report_is("zzz-marker", NODE, true, ""));
+	WAIT_FOR(status().status_patches == 2);
+	assert_int_equal(fake_patches(), patches + 2);
+	assert_int_equal(status().status_patch_errors, 5);
+
+	/* Stopped while a report waits for a slow answer: it ends at once all the same. */
+	control("POST", "/fake/slow?ms=4000");
+	add_strategy("slow", VALID);
+	WAIT_FOR(strstr(rec_ids(), "k8s-slow"));
+	usleep(100000); /* let the report go out; the slow answer is what is timed below */
+	t0 = now_ms();
+	kube_client_stop(w.client);
+	w.client = NULL;
+	assert_true(now_ms() - t0 < 1000);
+	control("POST", "/fake/slow?ms=0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1214,6 +1466,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_stop_is_prompt, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_strategies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_crd_missing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_report, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_status_errors, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
