@@ -134,15 +134,23 @@ if [ -n "$p2" ] && [ "$((p1 - p0))" -eq 0 ] && [ "$((p2 - p1))" -gt 0 ] &&
 else
 	not_ok "API strategy reached BPF" "prio $p0 -> $p1 -> $p2; strategy: $probe"
 fi
-# A process that starts after the strategy exists is covered too (within the 100 ms rescan).
-cyclictest --policy=other -t 2 -i 2000 -D 3 -q >/dev/null 2>&1 &
+# A process that starts after the strategy exists is covered too (the resolver follows
+# process events). It lives long enough to be seen through the CLI under full CPU load.
+probe_threads() { $CTL --json strategies list | tr -d '\n' | grep -o '{[^{}]*"id": *"probe"[^{}]*}' | json_num threads; }
+cyclictest --policy=other -t 2 -i 2000 -D 15 -q >/dev/null 2>&1 &
 LATE=$!
-sleep 1
-threads_late=$($CTL --json strategies list | tr -d '\n' | grep -o '{[^{}]*"id": *"probe"[^{}]*}' | json_num threads)
-wait $LATE
-[ "${threads_late:-0}" -gt "${threads:-0}" ] &&
-	ok "a cyclictest started after the strategy is covered ($threads -> $threads_late threads)" ||
+threads_late=
+late_covered() {
+	threads_late=$(probe_threads)
+	[ "${threads_late:-0}" -gt "${threads:-0}" ]
+}
+if wait_for 10 late_covered; then
+	ok "a cyclictest started after the strategy is covered ($threads -> $threads_late threads)"
+else
 	not_ok "new process covered by an existing strategy" "threads $threads -> $threads_late"
+fi
+kill $LATE 2>/dev/null
+wait $LATE
 if $CTL config set scheduler.slice_ns_default=4000000 >/tmp/ctl.out 2>&1 &&
 	$CTL --json config get | grep -q '"scheduler.slice_ns_default": *4000000'; then
 	ok "gthulhuctl config set: a live knob changed while attached"
