@@ -41,6 +41,16 @@ rule_decisions() { api /metrics | sed -n "s/^gthulhu_strategy_decisions_total{id
 covered() { api /api/v1/scheduling/strategies | tr -d ' \n' | grep -q "\"pid\":$1[,}]"; }
 
 echo "== Kubernetes phase"
+# A node agent that cannot reach any API server configuration is refused at start.
+printf 'kubernetes:\n  enabled: true\n  node_name: %s\n  kubeconfig: /nonexistent/kubeconfig\n' \
+	"$NODE" >/tmp/k8s-bad.yaml
+"$G" --config /tmp/k8s-bad.yaml >/tmp/k8s-bad.log 2>&1
+rc=$?
+if [ $rc -eq 2 ] && is_state disabled && grep -q '/nonexistent/kubeconfig' /tmp/k8s-bad.log; then
+	ok "kubernetes.enabled with a missing kubeconfig: exit 2, the file named, nothing attached"
+else
+	not_ok "missing kubeconfig refused" "rc=$rc state=$(state) $(tail -n 2 /tmp/k8s-bad.log)"
+fi
 mkdir -p "$POD_CG" || not_ok "kubepods cgroup" "cannot create $POD_CG"
 # The pod's workload: "upf" (a busy loop; comm is the script's name) and a sleeper.
 printf '#!/bin/sh\nwhile :; do :; done\n' >/tmp/upf
@@ -141,13 +151,32 @@ else
 	not_ok "invalid cluster strategy" "$(api /api/v1/status | tr -d '\n' | grep -o '"kubernetes":{[^}]*}')"
 fi
 
+# Each node reports in the object's status whether it applied it.
+gss_status() {
+	curl -s --max-time 5 -H "Authorization: Bearer $TOKEN" \
+		"http://127.0.0.1:$PORT/apis/gthulhu.io/v1alpha1/schedulingstrategies/$1" | tr -d ' \n'
+}
+reported() {
+	gss_status telco-sleepers | grep -q "\"$NODE\":{[^}]*\"applied\":true" &&
+		gss_status bad | grep -q "\"$NODE\":{[^}]*\"applied\":false"
+}
+if wait_for 10 reported && gss_status bad | grep -q '"message":"[^"]*priority'; then
+	ok "per-node status in the objects: applied on $NODE, and the refusal's reason"
+else
+	not_ok "per-node status" "$(gss_status telco-sleepers | head -c 300) $(gss_status bad | head -c 300)"
+fi
+
 # Per-pod scheduling metrics from the scheduler's own callbacks.
 sleep 3
 m=$(api /api/v1/pods/metrics | tr -d ' \n' | grep -o '{[^{}]*"pod_name":"upf-0"[^{}]*}')
 cpu=$(echo "$m" | json_num cpu_time_ns)
 runs=$(echo "$m" | json_num run_count)
 vol=$(echo "$m" | json_num voluntary_switches)
-if [ "${cpu:-0}" -gt 1000000000 ] && [ "${runs:-0}" -gt 10 ] && [ "${vol:-0}" -gt 10 ] &&
+# The kernel's own account of the pod's main process, to compare: ns on a CPU, ns waiting.
+echo "# upf schedstat: $(cat /proc/$UPF/schedstat), uptime $(cut -d' ' -f1 /proc/uptime) s; pod: cpu $cpu ns"
+# At most every CPU for the whole uptime: no double counting.
+cpu_max=$(($(cut -d. -f1 /proc/uptime) * $(nproc) * 1000000000))
+if [ "${cpu:-0}" -gt 1000000000 ] && [ "${cpu:-0}" -le "$cpu_max" ] && [ "${runs:-0}" -gt 10 ] && [ "${vol:-0}" -gt 10 ] &&
 	api /metrics | grep -q '^gthulhu_pod_cpu_seconds_total{pod="upf-0",namespace="telco",node="vm-node"'; then
 	ok "per-pod metrics: upf-0 cpu ${cpu} ns, $runs runs, $vol voluntary switches (also on /metrics)"
 else
