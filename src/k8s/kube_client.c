@@ -472,6 +472,32 @@ static void fail_http(struct stream *s, const char *what, bool quiet)
 static int handle_line(struct stream *s, const char *line, size_t len);
 static void strats_report(struct stream *s);
 
+/*
+ * Add @n bytes to the stream's buffer (kept NUL-terminable), growing it from @first bytes
+ * by doubling. 0, or -1 out of memory with the stream's verdict set to @verdict.
+ */
+static int append(struct stream *s, const char *data, size_t n, size_t first, enum outcome verdict)
+{
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : first;
+		char *grown;
+
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		grown = realloc(s->buf, cap);
+		if (!grown) {
+			snprintf(s->why, sizeof(s->why), "out of memory");
+			s->verdict = verdict;
+			return -1;
+		}
+		s->buf = grown;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, data, n);
+	s->len += n;
+	return 0;
+}
+
 /* Feed received watch bytes: complete lines go to handle_line(), the rest is kept. */
 static int feed_lines(struct stream *s, const char *data, size_t n)
 {
@@ -490,23 +516,8 @@ static int feed_lines(struct stream *s, const char *data, size_t n)
 				s->verdict = OUT_RELIST;
 				return -1;
 			}
-			if (s->len + take + 1 > s->cap) {
-				size_t cap = s->cap ? s->cap : 4096;
-				char *grown;
-
-				while (cap < s->len + take + 1)
-					cap *= 2;
-				grown = realloc(s->buf, cap);
-				if (!grown) {
-					snprintf(s->why, sizeof(s->why), "out of memory");
-					s->verdict = OUT_RELIST;
-					return -1;
-				}
-				s->buf = grown;
-				s->cap = cap;
-			}
-			memcpy(s->buf + s->len, data, take);
-			s->len += take;
+			if (append(s, data, take, 4096, OUT_RELIST))
+				return -1;
 			if (nl) {
 				int r = handle_line(s, s->buf, s->len);
 
@@ -548,24 +559,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *p)
 		s->verdict = OUT_ERROR;
 		return 0;
 	}
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 65536;
-		char *grown;
-
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		grown = realloc(s->buf, cap);
-		if (!grown) {
-			snprintf(s->why, sizeof(s->why), "out of memory");
-			s->verdict = OUT_ERROR;
-			return 0;
-		}
-		s->buf = grown;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, data, n);
-	s->len += n;
-	return n;
+	return append(s, data, n, 65536, OUT_ERROR) ? 0 : n;
 }
 
 /* The end of the headers tells the status; a watch that got 200 is running. */

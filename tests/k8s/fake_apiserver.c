@@ -225,6 +225,23 @@ static enum MHD_Result send_status(struct MHD_Connection *conn, unsigned int cod
 				   message, "reason", reason, "code", (int)code));
 }
 
+/* /fake/crd?installed=0: the SchedulingStrategy resource does not exist, as without the CRD. */
+static bool crd_missing(void)
+{
+	bool missing;
+
+	pthread_mutex_lock(&st.lock);
+	missing = st.crd_missing;
+	pthread_mutex_unlock(&st.lock);
+	return missing;
+}
+
+static enum MHD_Result send_crd_missing(struct MHD_Connection *conn)
+{
+	return send_status(conn, 404, "NotFound",
+			   "the server could not find the requested resource");
+}
+
 static const char *arg(struct MHD_Connection *conn, const char *key)
 {
 	return MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
@@ -612,24 +629,12 @@ static enum MHD_Result serve_api(struct MHD_Connection *conn, const char *method
 	if (!strcmp(path, PODS_PATH)) {
 		kind = KIND_POD;
 	} else if (!strcmp(path, STRATEGIES_PATH)) {
-		bool missing;
-
-		pthread_mutex_lock(&st.lock);
-		missing = st.crd_missing;
-		pthread_mutex_unlock(&st.lock);
-		if (missing)
-			return send_status(conn, 404, "NotFound",
-					   "the server could not find the requested resource");
+		if (crd_missing())
+			return send_crd_missing(conn);
 		kind = KIND_STRATEGY;
 	} else if (!strncmp(path, STRATEGIES_PATH "/", strlen(STRATEGIES_PATH) + 1)) {
-		bool missing;
-
-		pthread_mutex_lock(&st.lock);
-		missing = st.crd_missing;
-		pthread_mutex_unlock(&st.lock);
-		if (missing)
-			return send_status(conn, 404, "NotFound",
-					   "the server could not find the requested resource");
+		if (crd_missing())
+			return send_crd_missing(conn);
 		return serve_object(conn, method, path + strlen(STRATEGIES_PATH) + 1, r);
 	} else {
 		return send_status(conn, 404, "NotFound",
