@@ -379,14 +379,11 @@ static ssize_t read_bounded(int fd, char *buf, size_t size, bool *complete)
 int cgroup_pod_of_pid(const char *proc_root, int32_t pid, struct cgroup_pod *out)
 {
 	char path[PATH_MAX], buf[CGROUP_FILE_MAX];
-	struct cgroup_pod v1;
-	bool complete, have_v1 = false;
+	bool complete;
 	ssize_t len;
-	char *line;
 	int fd, n;
 
 	memset(out, 0, sizeof(*out));
-	memset(&v1, 0, sizeof(v1));
 	if (!proc_root || pid <= 0)
 		return -EINVAL;
 	n = snprintf(path, sizeof(path), "%s/%" PRId32 "/cgroup", proc_root, pid);
@@ -403,10 +400,21 @@ int cgroup_pod_of_pid(const char *proc_root, int32_t pid, struct cgroup_pod *out
 	if (len < 0)
 		return (int)len;
 	buf[len] = '\0';
+	return cgroup_pod_from_file(buf, complete, out);
+}
 
-	for (line = buf; *line;) {
+int cgroup_pod_from_file(char *text, bool complete, struct cgroup_pod *out)
+{
+	struct cgroup_pod v1;
+	bool have_v1 = false;
+	char *line;
+
+	memset(out, 0, sizeof(*out));
+	memset(&v1, 0, sizeof(v1));
+	for (line = text; *line;) {
 		char *nl = strchr(line, '\n'), *ctl, *cg;
 		struct cgroup_pod pod;
+		bool v2 = false, named;
 
 		if (!nl && !complete)
 			break; /* cut off by the bound: its path may be a truncated one */
@@ -415,15 +423,18 @@ int cgroup_pod_of_pid(const char *proc_root, int32_t pid, struct cgroup_pod *out
 		/* "<hierarchy>:<controllers>:<path>"; the path itself may hold ':'. */
 		ctl = strchr(line, ':');
 		cg = ctl ? strchr(ctl + 1, ':') : NULL;
-		if (cg && cgroup_pod_from_path(cg + 1, &pod)) {
-			if (ctl == line + 1 && line[0] == '0' && cg == ctl + 1) {
-				*out = pod;
-				return 1;
-			}
-			if (!have_v1) {
-				v1 = pod;
-				have_v1 = true;
-			}
+		named = cg && cgroup_pod_from_path(cg + 1, &pod);
+		if (named)
+			v2 = ctl == line + 1 && line[0] == '0' && cg == ctl + 1;
+		if (nl)
+			*nl = '\n'; /* the caller's text stays as it was */
+		if (v2) {
+			*out = pod;
+			return 1;
+		}
+		if (named && !have_v1) {
+			v1 = pod;
+			have_v1 = true;
 		}
 		if (!nl)
 			break;

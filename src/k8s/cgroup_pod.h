@@ -76,6 +76,14 @@ bool cgroup_pod_from_path(const char *path, struct cgroup_pod *out);
 int cgroup_pod_of_pid(const char *proc_root, int32_t pid, struct cgroup_pod *out);
 
 /*
+ * The same from the text of such a file already read (NUL-terminated), for callers that
+ * read it for other reasons too. @complete false: the text was cut short, and its last
+ * line, unless it ends in a newline, is ignored. @text is written to while parsing and
+ * left as it was. 1 found, 0 not in a pod.
+ */
+int cgroup_pod_from_file(char *text, bool complete, struct cgroup_pod *out);
+
+/*
  * Static strings, "" for UNKNOWN or out of range. Runtime names are the schemes of a pod
  * status's containerID ("containerd://<id>", "cri-o://<id>", "docker://<id>").
  */

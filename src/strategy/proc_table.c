@@ -173,15 +173,11 @@ static char *read_cmdline(const char *base)
 	return out;
 }
 
-/* The cgroup v2 path ("0::/path" line); NULL when there is none (v1 only, or gone). */
-static char *read_cgroup(const char *base)
+/* The cgroup v2 path (the "0::/path" line) of a cgroup file's text; NULL when none. */
+static char *v2_path_of(const char *buf)
 {
-	char path[512], buf[8192];
 	const char *line;
 
-	snprintf(path, sizeof(path), "%s/cgroup", base);
-	if (read_file(path, buf, sizeof(buf)) <= 0)
-		return NULL;
 	for (line = buf; *line;) {
 		const char *next = strchr(line, '\n');
 
@@ -441,11 +437,27 @@ static int set_threads(struct proc_table *t, struct proc_entry *e, size_t n)
 	return 0;
 }
 
-static void read_pod(struct proc_table *t, struct proc_entry *e)
+/*
+ * The cgroup v2 path and the pod, each only when wanted, from one read of the cgroup file
+ * (NULL both when it is gone).
+ */
+static void read_cgroup(struct proc_table *t, struct proc_entry *e, const char *base)
 {
+	char path[512], buf[8192];
 	struct cgroup_pod pod;
+	ssize_t n = 0;
 
-	if (cgroup_pod_of_pid(t->root, e->tgid, &pod) == 1) {
+	free(e->cgroup);
+	e->cgroup = NULL;
+	if (t->wants & (PROC_WANT_CGROUP | PROC_WANT_POD)) {
+		snprintf(path, sizeof(path), "%s/cgroup", base);
+		n = read_file(path, buf, sizeof(buf));
+	}
+	if (n > 0 && (t->wants & PROC_WANT_CGROUP))
+		e->cgroup = v2_path_of(buf);
+	/* A full buffer may have cut the last line short: then it is not trusted. */
+	if (n > 0 && (t->wants & PROC_WANT_POD) &&
+	    cgroup_pod_from_file(buf, (size_t)n < sizeof(buf) - 1, &pod) == 1) {
 		if (!e->pod)
 			e->pod = malloc(sizeof(*e->pod));
 		if (e->pod)
@@ -529,16 +541,8 @@ static int refresh_one(struct proc_table *t, int32_t tgid, unsigned int what)
 		free(e->cmdline);
 		e->cmdline = (t->wants & PROC_WANT_CMDLINE) ? read_cmdline(base) : NULL;
 	}
-	if (all || (what & PROC_REFRESH_CGROUP)) {
-		free(e->cgroup);
-		e->cgroup = (t->wants & PROC_WANT_CGROUP) ? read_cgroup(base) : NULL;
-		if (t->wants & PROC_WANT_POD) {
-			read_pod(t, e);
-		} else {
-			free(e->pod);
-			e->pod = NULL;
-		}
-	}
+	if (all || (what & PROC_REFRESH_CGROUP))
+		read_cgroup(t, e, base);
 	e->seen = t->scan;
 	e->version = ++t->version;
 	return 1;

@@ -31,7 +31,7 @@
 enum proc_want {
 	PROC_WANT_CMDLINE = 1 << 0,
 	PROC_WANT_CGROUP = 1 << 1, /* the cgroup v2 path */
-	PROC_WANT_POD = 1 << 2,	   /* the pod and container (cgroup_pod_of_pid) */
+	PROC_WANT_POD = 1 << 2,	   /* the pod and container (cgroup_pod_from_file) */
 };
 
 /* What changed in one process, so a refresh re-reads no more than that. */
