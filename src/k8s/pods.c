@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The pod table (see pods.h): copy-on-write sets behind one mutex. The mutex guards only
- * the pointer to the current set and its reference count, so readers and the writer
- * hold it for a few instructions; building a new set happens outside it.
+ * The pod table (see pods.h): copy-on-write sets. One mutex guards the pointer to the
+ * current set while a reader takes a reference (so the writer cannot drop it in between);
+ * references are atomic counts, so a set is released without the table. Building a new
+ * set happens outside the mutex; writers are serialised by a second one.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -12,14 +13,14 @@
 #include "k8s/pods.h"
 
 struct pod_set {
-	uint64_t refs; /* under the table's lock */
+	uint64_t refs; /* atomic */
 	uint64_t generation;
 	size_t n;
 	struct pod_meta *pods;
 };
 
 struct pod_table {
-	pthread_mutex_t lock;	    /* the current pointer and every set's refs */
+	pthread_mutex_t lock;	    /* the current pointer, while a reference is taken */
 	pthread_mutex_t write_lock; /* one change at a time */
 	struct pod_set *current;
 	uint64_t labels_dropped;
@@ -27,8 +28,7 @@ struct pod_table {
 	void *ctx;
 };
 
-static pthread_mutex_t *lock_of(const struct pod_set *s);
-static struct pod_set *set_alloc(struct pod_table *t, size_t n);
+static struct pod_set *set_alloc(size_t n);
 
 static void set_free(struct pod_set *s);
 
@@ -60,7 +60,7 @@ struct pod_table *pod_table_new(void)
 		return NULL;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_mutex_init(&t->write_lock, NULL);
-	t->current = set_alloc(t, 0);
+	t->current = set_alloc(0);
 	if (!t->current) {
 		free(t);
 		return NULL;
@@ -86,17 +86,6 @@ void pod_table_on_change(struct pod_table *t, void (*fn)(void *ctx), void *ctx)
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* The set's back-pointer to its table's lock: sets are released without the table. */
-struct set_header {
-	struct pod_set set;
-	pthread_mutex_t *lock;
-};
-
-static pthread_mutex_t *lock_of(const struct pod_set *s)
-{
-	return ((const struct set_header *)s)->lock;
-}
-
 /* Swap @next in as current; tell the listener. */
 static void publish(struct pod_table *t, struct pod_set *next)
 {
@@ -116,26 +105,25 @@ static void publish(struct pod_table *t, struct pod_set *next)
 		fn(ctx);
 }
 
-static struct pod_set *set_alloc(struct pod_table *t, size_t n)
+static struct pod_set *set_alloc(size_t n)
 {
-	struct set_header *h = calloc(1, sizeof(*h));
+	struct pod_set *s = calloc(1, sizeof(*s));
 
-	if (!h)
+	if (!s)
 		return NULL;
-	h->set.pods = calloc(n ? n : 1, sizeof(*h->set.pods));
-	if (!h->set.pods) {
-		free(h);
+	s->pods = calloc(n ? n : 1, sizeof(*s->pods));
+	if (!s->pods) {
+		free(s);
 		return NULL;
 	}
-	h->set.refs = 1;
-	h->lock = &t->lock;
-	return &h->set;
+	s->refs = 1;
+	return s;
 }
 
 static int build_and_publish(struct pod_table *t, const struct pod_meta *keep, size_t nkeep,
 			     const char *skip_uid, const struct pod_meta *add)
 {
-	struct pod_set *next = set_alloc(t, nkeep + (add ? 1 : 0));
+	struct pod_set *next = set_alloc(nkeep + (add ? 1 : 0));
 	uint64_t dropped = 0;
 
 	if (!next)
@@ -198,7 +186,7 @@ const struct pod_set *pod_table_acquire(struct pod_table *t)
 
 	pthread_mutex_lock(&t->lock);
 	s = t->current;
-	s->refs++;
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&t->lock);
 	return s;
 }
@@ -206,18 +194,8 @@ const struct pod_set *pod_table_acquire(struct pod_table *t)
 void pod_set_release(const struct pod_set *cs)
 {
 	struct pod_set *s = (struct pod_set *)cs;
-	pthread_mutex_t *lock;
-	bool last;
 
-	if (!s)
-		return;
-	lock = lock_of(s);
-	if (lock)
-		pthread_mutex_lock(lock);
-	last = --s->refs == 0;
-	if (lock)
-		pthread_mutex_unlock(lock);
-	if (last)
+	if (s && __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		set_free(s);
 }
 
@@ -226,7 +204,7 @@ static void set_free(struct pod_set *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->pods[i].labels);
 	free(s->pods);
-	free((struct set_header *)s);
+	free(s);
 }
 
 size_t pod_set_count(const struct pod_set *s)
