@@ -409,12 +409,15 @@ void control_attached(struct loader *ld, struct sched_loop *loop)
 	ctl.attached_at = time(NULL);
 	ctl.attaches++;
 	pthread_mutex_unlock(&ctl.lock);
+	/* __u64 is unsigned long long, uint64_t unsigned long: the same 64 bits. */
+	strategy_resolver_mirror_generation((uint64_t *)&ld->skel->bss->strategy_gen);
 	k8s_agent_attached(ld);
 }
 
 void control_detached(void)
 {
 	k8s_agent_detached();
+	strategy_resolver_mirror_generation(NULL);
 	pthread_mutex_lock(&ctl.lock);
 	if (ctl.ld && ctl.ld->skel && ctl.ld->skel->bss->exit_info.kind)
 		ctl.last_exit = ctl.ld->skel->bss->exit_info;

@@ -101,7 +101,7 @@ static void dispatch_pool(struct sched_loop *l)
 	const struct gthulhu_bpf *skel = l->ld->skel;
 	struct cpumask idle, prio_busy;
 	const struct policy_task *next;
-	uint64_t sent = 0;
+	uint64_t sent = 0, generation = strategy_snapshot_generation(l->snap);
 
 	cpu_select_build_masks(skel->bss->cpu_state, l->topo->nr_cpus, &idle, &prio_busy);
 
@@ -122,6 +122,7 @@ static void dispatch_pool(struct sched_loop *l)
 		}
 		policy_decide(&l->pcfg, &l->pst, &t, cpu >= 0 ? cpu : GTHULHU_CPU_ANY,
 			      task_pool_count(&l->pool), d);
+		d->strategy_gen = generation;
 		user_ring_buffer__submit(l->answers, d);
 		sent++;
 	}

@@ -19,6 +19,11 @@
  * decision for a CPU the task may no longer use is bounced; a heartbeat timer wakes user
  * space when records wait unread.
  *
+ * One shortcut: a task whose last decision gave it a strategy priority is placed in PRIO
+ * by ops.enqueue() itself when it wakes up, as long as the strategy snapshot that decision
+ * used is still the published one (place_prio_wakeup()). The answer is user space's; only
+ * the round trip is saved, on the path where a latency-critical task waits.
+ *
  * With pod_metrics_enabled, the callbacks also count context switches, CPU time, run-queue
  * wait, runs and migrations per cgroup (cgroup_stats, see pm_report()), so per-pod figures
  * need no second BPF program. Off, the verifier drops that code: it costs nothing.
@@ -63,6 +68,12 @@ const volatile bool debug;
 /* Count scheduling figures per cgroup for the pod metrics (see pm_report()). */
 const volatile bool pod_metrics_enabled;
 
+/*
+ * Written by user space: the generation of the published strategy snapshot (see
+ * place_prio_wakeup()); 0 while none is.
+ */
+__u64 strategy_gen;
+
 /* Read by user space through the skeleton. */
 struct gthulhu_counters counters;
 struct gthulhu_cpu_state cpu_state[GTHULHU_MAX_CPUS];
@@ -81,9 +92,10 @@ static __u64 parked_scan_ns;
 static __u32 nr_cpu_ids;
 
 /*
- * Per CPU: the task running there (BPF-private), and the one the scheduling loop just
- * preempted. A task preempted by the loop does not go back up: that would wake the loop
- * again and preempt the next task, a livelock that on one CPU starves everything. It waits
+ * Per CPU: the task running there (BPF-private), and the one the scheduling loop (or a
+ * priority task, see preempt_for()) just preempted. A task preempted by the loop does not
+ * go back up: that would wake the loop again and preempt the next task, a livelock that
+ * on one CPU starves everything. It waits
  * in SHARED instead (not at the head of this CPU's queue: then the CPU would not ask
  * ops.dispatch() for work when the loop sleeps, and the loop's fresh decisions would wait
  * for the end of its slice).
@@ -170,10 +182,11 @@ struct task_ctx {
 	u64 exec_runtime; /* run time since the task last slept */
 	u64 start_ts;
 	u64 stop_ts;
-	u64 slice_ns;	/* the slice of the last decision (0 = default) */
-	u32 prio_level; /* priority level of the last decision */
-	u64 parked_at;	/* when it was parked */
-	bool parked;	/* in PARKED (or on its way there) awaiting a decision */
+	u64 slice_ns;	  /* the slice of the last decision (0 = default) */
+	u32 prio_level;	  /* priority level of the last decision */
+	u64 strategy_gen; /* strategy snapshot generation of the last decision */
+	u64 parked_at;	  /* when it was parked */
+	bool parked;	  /* in PARKED (or on its way there) awaiting a decision */
 	/* Pod metrics of the current run, not reported to its cgroup yet (see pm_report()). */
 	bool pm_open;	   /* a run started here and has not been reported to its end */
 	bool pm_new_run;   /* the run itself is not counted yet */
@@ -362,6 +375,7 @@ static bool queue_to_user(struct task_struct *p, struct task_ctx *tctx, u64 enq_
 	rec->vtime = tctx->vtime;
 	rec->ran_ns = tctx->ran_ns;
 	rec->enq_cnt = tctx->enq_cnt;
+	rec->enq_ts = tctx->parked_at;
 	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), p->comm);
 	__builtin_memset(rec->cpumask, 0, sizeof(rec->cpumask));
 	if (p->nr_cpus_allowed < nr_cpu_ids) {
@@ -428,6 +442,78 @@ static void insert_direct(struct task_struct *p, u64 slice, u64 enq_flags)
 	count(&counters.nr_kernel_dispatches);
 }
 
+/*
+ * A priority task found no idle CPU: take one from a normal task, its own first. The
+ * normal task it displaces waits in SHARED like one the loop preempted (see cpu_ctx): a
+ * round trip to user space would leave the CPU idle once the priority task sleeps again.
+ */
+static void preempt_for(const struct task_struct *p)
+{
+	s32 prev = scx_bpf_task_cpu(p);
+	struct gthulhu_cpu_state *st = cpu_state_of(prev);
+	struct cpu_ctx *cctx;
+	s32 cpu, victim = -1;
+
+	if (st && !st->prio_level && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
+		victim = prev;
+	} else {
+		bpf_for(cpu, 0, nr_cpu_ids)
+		{
+			st = cpu_state_of(cpu);
+			if (st && !st->prio_level && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+				victim = cpu;
+				break;
+			}
+		}
+	}
+	if (victim < 0)
+		return;
+	cctx = cpu_ctx(victim);
+	if (cctx && cctx->running_pid != usersched_pid)
+		cctx->preempted_pid = cctx->running_pid;
+	scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
+}
+
+static u64 prio_key(u32 level, u64 enq_ts)
+{
+	return ((u64)(GTHULHU_PRIO_MAX - level) << GTHULHU_PRIO_KEY_SHIFT) |
+	       (enq_ts & ((1ull << GTHULHU_PRIO_KEY_SHIFT) - 1));
+}
+
+/*
+ * The fast path for priority wake-ups. A wake-up is where a latency-critical task loses
+ * time, and a round trip through user space costs two context switches on some CPU
+ * before the task can run. When user space's last decision for the task gave it a
+ * priority level under the strategy snapshot that is still the published one, user space
+ * would answer the same again: place it in PRIO now and take a CPU for it. A new snapshot
+ * (a rule changed, a process came or went) ends the shortcut until user space decides
+ * again; so do the fallback mode, where priorities are not applied, and any enqueue that
+ * is not a wake-up (a slice ran out), which goes up as usual and keeps user space's
+ * accounting of the task current.
+ */
+static bool place_prio_wakeup(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
+{
+	u64 gen = strategy_gen;
+	u32 level = tctx->prio_level;
+	s32 cpu;
+
+	if (!(enq_flags & SCX_ENQ_WAKEUP) || fallback_active || !gen || tctx->strategy_gen != gen ||
+	    !level || level > GTHULHU_PRIO_MAX)
+		return false;
+	tctx->parked = false;
+	dsq_insert_vtime(p, GTHULHU_DSQ_PRIO, slice_of(tctx), prio_key(level, bpf_ktime_get_ns()),
+			 enq_flags);
+	count(&counters.nr_kernel_dispatches);
+	count(&counters.nr_prio_dispatches);
+	count(&counters.nr_prio_fast_wakeups);
+	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+	if (cpu >= 0)
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	else
+		preempt_for(p);
+	return true;
+}
+
 void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
@@ -461,9 +547,7 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 				/* First among its level: it was running already. */
 				pctx->parked = false;
 				dsq_insert_vtime(p, GTHULHU_DSQ_PRIO, slice_of(pctx),
-						 (u64)(GTHULHU_PRIO_MAX - pctx->prio_level)
-						     << GTHULHU_PRIO_KEY_SHIFT,
-						 enq_flags);
+						 prio_key(pctx->prio_level, 0), enq_flags);
 			} else if (pctx) {
 				pctx->parked = false;
 				dsq_insert_vtime(p, GTHULHU_DSQ_SHARED, slice_of(pctx),
@@ -487,6 +571,8 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
+	if (place_prio_wakeup(p, tctx, enq_flags))
+		return;
 	if (!fallback_active && queue_to_user(p, tctx, enq_flags))
 		return;
 
@@ -498,27 +584,6 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 	tctx->parked = false;
 	dsq_insert_vtime(p, GTHULHU_DSQ_SHARED, slice_of(tctx), fallback_vtime(p, tctx), enq_flags);
 	kick_idle_cpu(p);
-}
-
-/* A priority task found no idle CPU: take one from a normal task, its own first. */
-static void preempt_for(const struct task_struct *p)
-{
-	s32 prev = scx_bpf_task_cpu(p);
-	struct gthulhu_cpu_state *st = cpu_state_of(prev);
-	s32 cpu;
-
-	if (st && !st->prio_level && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
-		scx_bpf_kick_cpu(prev, SCX_KICK_PREEMPT);
-		return;
-	}
-	bpf_for(cpu, 0, nr_cpu_ids)
-	{
-		st = cpu_state_of(cpu);
-		if (st && !st->prio_level && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
-			scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
-			return;
-		}
-	}
 }
 
 /* Carry out one decision; false when the task was not in PARKED yet. */
@@ -572,6 +637,7 @@ static bool handle_decision(const struct dispatched_task *d)
 		tctx->vtime = d->vtime;
 		tctx->slice_ns = d->slice_ns;
 		tctx->prio_level = d->prio_level;
+		tctx->strategy_gen = d->strategy_gen;
 		count(&counters.nr_user_dispatches);
 		if (prio)
 			count(&counters.nr_prio_dispatches);

@@ -58,6 +58,7 @@ struct queued_task {
 	__u64 vtime;	    /* weighted virtual runtime kept for this task */
 	__u64 ran_ns;	    /* ns run since the previous record: charge it once */
 	__u64 enq_cnt;	    /* generation; a decision must echo it to be valid */
+	__u64 enq_ts;	    /* when it was parked (ns): arrival order among priority tasks */
 	char comm[GTHULHU_COMM_LEN];
 	__u64 cpumask[GTHULHU_CPUMASK_WORDS];
 };
@@ -73,21 +74,22 @@ enum gthulhu_dispatch_flags {
 /* The policy's decision for one queued task. */
 /*
  * Priority tasks share one vtime-ordered queue (PRIO) in BPF; their key there is
- * (GTHULHU_PRIO_MAX - level) << GTHULHU_PRIO_KEY_SHIFT | arrival sequence, so a higher
- * level sorts first and arrival order below it.
+ * (GTHULHU_PRIO_MAX - level) << GTHULHU_PRIO_KEY_SHIFT | enqueue time (low bits), so a
+ * higher level sorts first and arrival order below it, whichever half placed the task.
  */
 #define GTHULHU_PRIO_MAX       20
 #define GTHULHU_PRIO_KEY_SHIFT 56
 
 struct dispatched_task {
 	__s32 pid;
-	__s32 cpu;	  /* a CPU the task may use, or GTHULHU_CPU_ANY */
-	__u32 flags;	  /* GTHULHU_DF_* */
-	__u32 prio_level; /* strategy priority level, 0 for normal tasks */
-	__u64 slice_ns;	  /* time slice; 0 = the configured default */
-	__u64 vtime;	  /* the task's updated virtual runtime, stored by BPF */
-	__u64 deadline;	  /* ordering key in the dispatch queue */
-	__u64 enq_cnt;	  /* echo of queued_task.enq_cnt */
+	__s32 cpu;	    /* a CPU the task may use, or GTHULHU_CPU_ANY */
+	__u32 flags;	    /* GTHULHU_DF_* */
+	__u32 prio_level;   /* strategy priority level, 0 for normal tasks */
+	__u64 slice_ns;	    /* time slice; 0 = the configured default */
+	__u64 vtime;	    /* the task's updated virtual runtime, stored by BPF */
+	__u64 deadline;	    /* ordering key in the dispatch queue */
+	__u64 enq_cnt;	    /* echo of queued_task.enq_cnt */
+	__u64 strategy_gen; /* generation of the strategy snapshot the decision used */
 };
 
 /*
@@ -107,7 +109,8 @@ struct gthulhu_counters {
 	__u64 nr_failed_dispatches; /* decisions that could not be carried out */
 	__u64 nr_sched_congested;   /* ring full: task went to the shared queue */
 	/* Gthulhu's own, beyond the original's set. */
-	__u64 nr_prio_dispatches;     /* user decisions that carried a priority */
+	__u64 nr_prio_dispatches;     /* priority placements: user decisions and fast wake-ups */
+	__u64 nr_prio_fast_wakeups;   /* of which wake-ups BPF placed from the last decision */
 	__u64 nr_fallback_dispatches; /* tasks the BPF half ran itself while user space stalled */
 	__u64 nr_fallback_episodes;   /* times user space was declared stalled */
 	__u64 nr_retry_dispatches;    /* decisions that arrived before their task was parked */

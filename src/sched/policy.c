@@ -56,8 +56,9 @@ void policy_account(const struct policy_config *cfg, struct policy_state *st,
 	out->slice_ns = effect ? effect->execution_time_ns : 0;
 	if (out->prio_level > STRATEGY_PRIO_MAX)
 		out->prio_level = STRATEGY_PRIO_MAX;
+	/* Enqueue time, the clock BPF's own priority placements use too (intf.h). */
 	if (out->prio_level)
-		out->key = st->prio_seq++;
+		out->key = rec->enq_ts;
 	else
 		out->key = policy_deadline(vtime, rec->exec_runtime, cfg->slice_max_ns);
 	out->restricted = rec->flags & GTHULHU_QF_RESTRICTED;

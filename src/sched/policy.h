@@ -25,7 +25,6 @@ struct policy_config {
 
 struct policy_state {
 	uint64_t min_vruntime; /* the vruntime "now": the largest dispatched so far */
-	uint64_t prio_seq;     /* arrival order among priority tasks */
 };
 
 /* A task waiting in user space: all a decision needs, nothing more. */
@@ -36,7 +35,7 @@ struct policy_task {
 	uint32_t prio_level; /* 0 normal, 1..STRATEGY_PRIO_MAX priority */
 	uint64_t enq_cnt;
 	uint64_t vtime;	   /* updated vruntime, sent back to BPF */
-	uint64_t key;	   /* deadline (normal) or arrival sequence (priority) */
+	uint64_t key;	   /* deadline (normal) or enqueue time (priority) */
 	uint64_t slice_ns; /* strategy's own slice, 0 = computed at dispatch */
 	bool restricted;   /* allowed holds the cpumask; else every CPU is allowed */
 	struct cpumask allowed;

@@ -93,6 +93,8 @@ static struct {
 	pthread_mutex_t lock;
 	struct pod_process *pod_procs;
 	size_t nr_pod_procs;
+	uint64_t generation;	 /* of the published snapshot */
+	uint64_t *generation_to; /* where to mirror it (the BPF half's copy) */
 } view = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 const struct strategy_snapshot *strategy_current(void)
@@ -142,11 +144,25 @@ static void publish(struct strategy_snapshot *snap)
 	old = rcu_dereference(current_snapshot);
 	/* Counts made under the old snapshot until the swap may be lost: figures only. */
 	strategy_snapshot_inherit_counts(snap, old);
+	strategy_snapshot_set_generation(snap, snap ? ++view.generation : 0);
 	old = rcu_xchg_pointer(&current_snapshot, snap);
+	if (view.generation_to)
+		__atomic_store_n(view.generation_to, strategy_snapshot_generation(snap),
+				 __ATOMIC_RELEASE);
 	if (old) {
 		synchronize_rcu();
 		strategy_snapshot_free(old);
 	}
+	pthread_mutex_unlock(&view.lock);
+}
+
+void strategy_resolver_mirror_generation(uint64_t *where)
+{
+	pthread_mutex_lock(&view.lock);
+	view.generation_to = where;
+	if (where)
+		__atomic_store_n(where, strategy_snapshot_generation(strategy_current()),
+				 __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&view.lock);
 }
 

@@ -43,7 +43,8 @@ struct rule_counters {
 };
 
 struct strategy_snapshot {
-	uint32_t mask; /* table size - 1 */
+	uint64_t generation; /* given by the resolver when it publishes the snapshot */
+	uint32_t mask;	     /* table size - 1 */
 	size_t entries;
 	size_t nr_rules;
 	struct rule_counters *rules; /* nr_rules, in the order the rules were given */
@@ -805,6 +806,17 @@ void strategy_snapshot_free(struct strategy_snapshot *snap)
 	if (snap)
 		free(snap->rules);
 	free(snap);
+}
+
+void strategy_snapshot_set_generation(struct strategy_snapshot *snap, uint64_t generation)
+{
+	if (snap)
+		snap->generation = generation;
+}
+
+uint64_t strategy_snapshot_generation(const struct strategy_snapshot *snap)
+{
+	return snap ? snap->generation : 0;
 }
 
 void strategy_snapshot_count(const struct strategy_snapshot *snap,

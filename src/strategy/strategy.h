@@ -174,6 +174,15 @@ size_t strategy_snapshot_entries(const struct strategy_snapshot *snap);
 bool strategy_lookup(const struct strategy_snapshot *snap, int32_t tid, int32_t tgid,
 		     struct strategy_effect *out);
 
+/*
+ * A snapshot's generation: 0 until the resolver publishes it, then one more than the
+ * snapshot before. Decisions carry it down to BPF, which reuses a task's last priority
+ * decision for its wake-ups only while that generation is the published one (see
+ * strategy_resolver_mirror_generation()).
+ */
+void strategy_snapshot_set_generation(struct strategy_snapshot *snap, uint64_t generation);
+uint64_t strategy_snapshot_generation(const struct strategy_snapshot *snap);
+
 /* Count one decision made under @effect (the scheduling loop calls it; lock-free). */
 void strategy_snapshot_count(const struct strategy_snapshot *snap,
 			     const struct strategy_effect *effect);
@@ -205,6 +214,12 @@ int strategy_resolver_start(const struct strategy_rule *rules, size_t n, const c
 int strategy_resolver_set_rules(const struct strategy_rule *rules, size_t n);
 void strategy_resolver_stop(void);
 const struct strategy_snapshot *strategy_current(void);
+/*
+ * Keep *@where equal to the published snapshot's generation (0: none): written now and
+ * at every publish, before the publish returns. The BPF half's copy, so that a rule change
+ * also ends the priority wake-ups BPF places on its own. NULL stops the mirroring.
+ */
+void strategy_resolver_mirror_generation(uint64_t *where);
 
 /* What one rule does now, for the API: threads it covers and decisions made under it. */
 struct strategy_rule_stats {

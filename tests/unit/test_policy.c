@@ -103,11 +103,21 @@ static void equal_priority_keeps_arrival_order(void **state)
 	struct policy_state st = {0};
 	struct strategy_effect e = {.priority = 5};
 	struct queued_task r1 = rec(1, 0, 0, 100, 0), r2 = rec(2, 0, 0, 100, 0);
+	struct dispatched_task d1, d2;
 	struct policy_task first, second;
 
-	policy_account(&cfg, &st, &r1, &e, &first);
-	policy_account(&cfg, &st, &r2, &e, &second);
+	/* Order is by enqueue time, not by when user space read the record. */
+	r1.enq_ts = 2000;
+	r2.enq_ts = 1000;
+	policy_account(&cfg, &st, &r1, &e, &second);
+	policy_account(&cfg, &st, &r2, &e, &first);
 	assert_true(policy_before(&first, &second));
+	/* ... and the BPF queue sees the same order, below the level bits. */
+	policy_decide(&cfg, &st, &first, GTHULHU_CPU_ANY, 0, &d1);
+	policy_decide(&cfg, &st, &second, GTHULHU_CPU_ANY, 0, &d2);
+	assert_true(d1.deadline < d2.deadline);
+	assert_int_equal(d1.deadline & 0xffff, 1000);
+	assert_int_equal(d1.deadline >> GTHULHU_PRIO_KEY_SHIFT, GTHULHU_PRIO_MAX - 5);
 }
 
 static void decide_fills_the_answer(void **state)

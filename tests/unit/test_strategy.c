@@ -329,6 +329,41 @@ static void resolver_applies_new_rules_at_once(void **state)
 	assert_int_equal(strategy_resolver_set_rules(&r, 1), -ESRCH);
 }
 
+/*
+ * The generation BPF checks before it reuses a priority decision: every publish makes a
+ * new one, the mirror sees it before set_rules returns, and stopping the resolver or the
+ * mirror leaves nothing stale behind.
+ */
+static void resolver_mirrors_the_generation(void **state)
+{
+	struct strategy_rule r = rule(0, 0, "^cyclictest$", 20, 0);
+	uint64_t mirror = 99, g1, g2;
+
+	snprintf(r.id, sizeof(r.id), "a");
+	assert_int_equal(strategy_resolver_start(&r, 1, PROC, 60000), 0);
+	g1 = strategy_snapshot_generation(strategy_current());
+	assert_true(g1 > 0);
+	strategy_resolver_mirror_generation(&mirror);
+	assert_int_equal(mirror, g1); /* written at once, not at the next publish */
+
+	assert_int_equal(strategy_resolver_set_rules(&r, 1), 0);
+	g2 = strategy_snapshot_generation(strategy_current());
+	assert_true(g2 > g1);
+	assert_int_equal(mirror, g2);
+
+	strategy_resolver_mirror_generation(NULL);
+	assert_int_equal(strategy_resolver_set_rules(NULL, 0), 0);
+	assert_int_equal(mirror, g2); /* no longer written */
+	strategy_resolver_mirror_generation(&mirror);
+	assert_int_equal(mirror, strategy_snapshot_generation(strategy_current()));
+	assert_true(mirror > g2);
+
+	strategy_resolver_stop();
+	assert_int_equal(mirror, 0); /* nothing published: BPF places no priority itself */
+	strategy_resolver_mirror_generation(NULL);
+	assert_int_equal(strategy_snapshot_generation(NULL), 0);
+}
+
 /* ---- pods ------------------------------------------------------------------------------ */
 
 static struct strategy_rule label_rule(const char *key, const char *value, uint32_t prio)
@@ -919,6 +954,7 @@ int main(void)
 	    cmocka_unit_test(rule_counters_follow_ids),
 	    cmocka_unit_test(rules_resolve_to_processes),
 	    cmocka_unit_test_teardown(resolver_applies_new_rules_at_once, teardown_resolver),
+	    cmocka_unit_test_teardown(resolver_mirrors_the_generation, teardown_resolver),
 	    cmocka_unit_test(label_rule_reaches_every_thread_of_the_pod),
 	    cmocka_unit_test(namespace_rule_reaches_its_pods),
 	    cmocka_unit_test(label_rule_with_a_regex),

@@ -104,7 +104,7 @@ strategies:
     priority: 20
 EOF
 if start_gthulhu /tmp/gthulhu-k8s.yaml "$K8S_LOG" &&
-	wait_for 10 sh -c "curl -s --unix-socket $API_SOCK http://g/health | grep -q '\"pods_synced\": *true'"; then
+	wait_for 30 sh -c "curl -s --unix-socket $API_SOCK http://g/health | grep -q '\"pods_synced\": *true'"; then
 	ok "node agent attached; pods listed and watched from the API server"
 else
 	not_ok "node agent start" "$(api /health) $(tail -n 5 $K8S_LOG)"

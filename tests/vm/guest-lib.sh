@@ -33,7 +33,8 @@ start_gthulhu() {
 	: >"$2"
 	"$GTHULHU" --config "$1" >>"$2" 2>&1 &
 	GPID=$!
-	wait_for 30 is_state enabled
+	# Loading and verifying the BPF programs takes 10-40 s under TCG on a busy host.
+	wait_for 90 is_state enabled
 }
 
 # stats_field LOG NAME: the newest value of NAME in the daemon's stats records (0 if none).

@@ -100,21 +100,23 @@ CTL=/opt/gthulhu/bin/gthulhuctl
 kill $PRIO_PID
 json_num() { grep -o "\"$1\": *[0-9]*" | head -n 1 | grep -o '[0-9]*$'; }
 prio_now() { $CTL --json metrics | json_num nr_prio_dispatches; }
+fast_now() { $CTL --json metrics | json_num nr_prio_fast_wakeups; }
 if $CTL status >/tmp/ctl.out 2>&1 && grep -q "attached" /tmp/ctl.out &&
 	$CTL --json status | grep -q '"attached": *true'; then
 	ok "gthulhuctl status over the unix socket: attached"
 else
 	not_ok "gthulhuctl status" "$(head -c 300 /tmp/ctl.out)"
 fi
-stress-ng --cpu "$(nproc)" --timeout 40s --quiet >/dev/null 2>&1 &
+stress-ng --cpu "$(nproc)" --timeout 60s --quiet >/dev/null 2>&1 &
 STRESS=$!
 # --policy=other: a normal task (cyclictest's -p 0 alone means SCHED_FIFO priority 2).
-cyclictest --policy=other -t 1 -i 1000 -D 30 -q >/tmp/cyclic.log 2>&1 &
+cyclictest --policy=other -t 1 -i 1000 -D 45 -q >/tmp/cyclic.log 2>&1 &
 PROBE=$!
 sleep 3
 p0=$(prio_now)
 sleep 3
 p1=$(prio_now)
+f1=$(fast_now)
 t_add=$(date +%s)
 if $CTL strategies add --id probe --regex '^cyclictest$' --priority true >/tmp/ctl.out 2>&1; then
 	ok "gthulhuctl strategies add: a priority strategy for cyclictest"
@@ -123,6 +125,7 @@ else
 fi
 sleep 3
 p2=$(prio_now)
+f2=$(fast_now)
 $CTL --json strategies list >/tmp/ctl.json 2>&1
 probe=$(tr -d '\n' </tmp/ctl.json | grep -o '{[^{}]*"id": *"probe"[^{}]*}')
 threads=$(echo "$probe" | json_num threads)
@@ -151,6 +154,33 @@ else
 fi
 kill $LATE 2>/dev/null
 wait $LATE
+# The probe sleeps between wake-ups: once user space has decided for it under the
+# strategy, BPF places its wake-ups itself (place_prio_wakeup). Removing the strategy
+# publishes a new snapshot generation, which must end that at once.
+echo "# fast priority wake-ups: ${f1:-?} before the strategy, ${f2:-?} 3 s after"
+if [ -n "$f2" ] && [ "$((f2 - f1))" -gt 0 ]; then
+	ok "priority wake-ups placed by BPF itself ($((f2 - f1)) in 3 s)"
+else
+	not_ok "priority wake-ups placed by BPF itself" "nr_prio_fast_wakeups $f1 -> $f2"
+fi
+if $CTL strategies rm probe >/tmp/ctl.out 2>&1; then
+	sleep 1
+	p3=$(prio_now) f3=$(fast_now)
+	sleep 3
+	p4=$(prio_now) f4=$(fast_now)
+	echo "# after strategies rm: prio ${p3:-?} -> ${p4:-?}, fast ${f3:-?} -> ${f4:-?} in 3 s"
+	if [ -n "$f4" ] && [ -n "$p4" ] && [ "$f4" -eq "$f3" ] && [ "$p4" -eq "$p3" ] &&
+		kill -0 $PROBE 2>/dev/null; then
+		ok "strategy removed: no priority placements while the probe keeps running"
+	else
+		not_ok "strategy removal ends priority placements" "prio $p3 -> $p4, fast $f3 -> $f4, probe alive: $(kill -0 $PROBE 2>/dev/null && echo yes || echo no)"
+	fi
+else
+	not_ok "gthulhuctl strategies rm" "$(head -c 300 /tmp/ctl.out)"
+fi
+# Back again: the restart phase checks that this API strategy persists.
+$CTL strategies add --id probe --regex '^cyclictest$' --priority true >/tmp/ctl.out 2>&1 ||
+	not_ok "gthulhuctl strategies add, again" "$(head -c 300 /tmp/ctl.out)"
 if $CTL config set scheduler.slice_ns_default=4000000 >/tmp/ctl.out 2>&1 &&
 	$CTL --json config get | grep -q '"scheduler.slice_ns_default": *4000000'; then
 	ok "gthulhuctl config set: a live knob changed while attached"
@@ -164,7 +194,7 @@ rc=$?
 	not_ok "out-of-range config set refused" "rc=$rc $(head -c 300 /tmp/ctl.out)"
 wait $PROBE
 wait $STRESS
-echo "# cyclictest (SCHED_OTHER, under stress-ng on every CPU, strategy added after 6 s): $(grep -a 'Max:' /tmp/cyclic.log | tr -s ' ')"
+echo "# cyclictest (SCHED_OTHER, under stress-ng on every CPU, strategy from 6 s, removed and added again later): $(grep -a 'Max:' /tmp/cyclic.log | tr -s ' ')"
 
 # An RT task beside CPU stress: every time it takes a CPU, the tasks queued there are
 # handed back (cpu_release); pinned kthreads and Gthulhu's own threads must not be handed
