@@ -272,6 +272,7 @@ done
 for s in gthulhu gthulhu-strategy gthulhu-strategy-api; do
 	expected+=("loop_latency/$s/p99_le_us" "latency/$s/nr_prio_dispatches")
 done
+expected+=("latency_idle/default/p50_us" "latency_idle/default/p99_us")
 expected+=("overhead_stress/gthulhu/share_pct" "overhead_hackbench/gthulhu/share_pct"
 	"api_load/gthulhu-strategy-api/rate" "api_load/gthulhu-strategy-api/errors"
 	"api_load/gthulhu-strategy-api/dropped" "api_load/gthulhu-strategy-api/timeouts")
@@ -486,7 +487,17 @@ nfail=$(awk 'END { print NR }' "$out/failures.txt")
 			echo "$row $(ratio "$(M "latency/default/${m}_us")" "$(M "latency/gthulhu-strategy/${m}_us")") (default / strategy) | | |"
 		fi
 	done
+	echo "| wake-up latency p50 / p99 (µs) with no load at all, default scheduler: the machine's floor | $(fmt "$(M latency_idle/default/p50_us)") / $(fmt "$(M latency_idle/default/p99_us)") | | | | | |"
+	# The scheduler's own share of a wake-up: schedstat's run_delay (see wakeup_probe.c).
+	if [[ -n $(M latency/default/rq_p99_us) ]]; then
+		for m in p50 p99 max; do
+			echo "| run-queue wait per wake-up $m (µs), stress-ng --cpu $cpus | $(fmt "$(M "latency/default/rq_${m}_us")") | $(fmt "$(M "latency/gthulhu/rq_${m}_us")") | $(fmt "$(M "latency/gthulhu-strategy/rq_${m}_us")") | $(ratio "$(M "latency/default/rq_${m}_us")" "$(M "latency/gthulhu-strategy/rq_${m}_us")") (default / strategy) | | |"
+		done
+	else
+		echo "| run-queue wait per wake-up | not measured: this kernel has no /proc/<pid>/schedstat (CONFIG_SCHED_INFO) | | | | | |"
+	fi
 	echo "| priority dispatches during the strategy run | | $(fmt "$(M latency/gthulhu/nr_prio_dispatches)") | $(fmt "$(M latency/gthulhu-strategy/nr_prio_dispatches)") | | > 0 | $(verdict "$(M latency/gthulhu-strategy/nr_prio_dispatches)" ">=" 1 "latency,gthulhu-strategy") |"
+	echo "| of which wake-ups placed by BPF from the last decision (fast path) | | $(fmt "$(M latency/gthulhu/nr_prio_fast_wakeups)") | $(fmt "$(M latency/gthulhu-strategy/nr_prio_fast_wakeups)") | | | |"
 	echo "| Gthulhu CPU share under stress-ng --cpu $cpus (%) | | $(fmt "$(M overhead_stress/gthulhu/share_pct)") | | | ≤ 3 | $(verdict "$(M overhead_stress/gthulhu/share_pct)" "<=" 3 overhead_stress) |"
 	echo "| Gthulhu CPU share under hackbench (%) | | $(fmt "$(M overhead_hackbench/gthulhu/share_pct)") | | | ≤ 3 | $(verdict "$(M overhead_hackbench/gthulhu/share_pct)" "<=" 3 throughput_hackbench) |"
 	echo "| loop latency p99 bound (µs), no API load | | $(fmt "$(M loop_latency/gthulhu/p99_le_us)") | $(fmt "$lp_n") | | | |"
