@@ -141,11 +141,11 @@ test: deps
 	$(MAKE) vm-test
 	$(MAKE) bench-smoke
 
-bench: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
+bench: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl $(BUILD)/tests/fake-apiserver
 	bench/run.sh
 
 # One short repetition of every bench workload, so the harness cannot rot (part of make test).
-bench-smoke: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl
+bench-smoke: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl $(BUILD)/tests/fake-apiserver
 	bench/run.sh --smoke
 
 # The decision-path micro-benchmark: bench/run.sh runs it natively and under callgrind.

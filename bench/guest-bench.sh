@@ -69,6 +69,58 @@ else
 	probe_strategy() { :; }
 fi
 
+# Gthulhu as a Kubernetes node agent (kubernetes.enabled, pod metrics on by default):
+# per-cgroup figures counted in BPF on every context switch and collected every 2 s,
+# pods and SchedulingStrategies watched on an API server, here the test suite's fake one
+# on 127.0.0.1. K8S_CONFIG stays empty when that server does not start.
+K8S_CONFIG="" FAKE_PID=""
+k8s_setup() {
+	[ -x "$B/fake-apiserver" ] || {
+		note "fake-apiserver is missing: the node agent figure is not measured"
+		return 1
+	}
+	mkdir -p "$W/fake-state"
+	"$B/fake-apiserver" --port 0 --token bench-token --state-dir "$W/fake-state" \
+		>"$W/fake.out" 2>&1 &
+	FAKE_PID=$!
+	wait_for 10 grep -q "ready port=" "$W/fake.out" || {
+		note "fake-apiserver did not start: $(tail -n 2 "$W/fake.out")"
+		return 1
+	}
+	_port=$(sed -n 's/.*ready port=\([0-9]*\).*/\1/p' "$W/fake.out" | head -n 1)
+	echo bench-token >"$W/k8s-token"
+	cat >"$W/kubeconfig" <<EOF
+apiVersion: v1
+kind: Config
+current-context: bench
+clusters:
+  - name: bench
+    cluster:
+      server: http://127.0.0.1:$_port
+contexts:
+  - name: bench
+    context:
+      cluster: bench
+      user: bench
+users:
+  - name: bench
+    user:
+      tokenFile: $W/k8s-token
+EOF
+	cat >"$W/k8s.yaml" <<EOF
+stats:
+  interval_s: 0
+api:
+  state_file: ""
+kubernetes:
+  enabled: true
+  node_name: bench-node
+  kubeconfig: $W/kubeconfig
+  pod_metrics: true
+EOF
+	K8S_CONFIG=$W/k8s.yaml
+}
+
 # --------------------------------------------------------------------------- Gthulhu
 gstart() { # CONFIG: start Gthulhu; 1 if it did not attach
 	if ! is_state disabled; then
@@ -363,6 +415,7 @@ fi
 
 note "no load: the probe alone (default scheduler)"
 run_latency_idle
+k8s_setup
 rep=1
 while [ $rep -le "$REPS" ]; do
 	if [ $((rep % 2)) -eq 1 ]; then order="default gthulhu"; else order="gthulhu default"; fi
@@ -402,9 +455,24 @@ while [ $rep -le "$REPS" ]; do
 		done
 		gstop
 	fi
+	note "rep $rep/$REPS: gthulhu-k8s (node agent, pod metrics)"
+	if [ -z "$K8S_CONFIG" ]; then
+		fail throughput_hackbench gthulhu-k8s $rep "no API server for the node agent (see the log above)"
+	elif gstart "$K8S_CONFIG"; then
+		# Steady state: the agent's first list of pods and strategies and its first
+		# process scan are done within a few seconds of the attach.
+		sleep 5
+		run_hackbench gthulhu-k8s $rep
+		gthulhu_ok throughput_hackbench gthulhu-k8s $rep
+		gstop || fail stop gthulhu-k8s $rep "Gthulhu did not exit cleanly: $(glog_why)"
+	else
+		fail throughput_hackbench gthulhu-k8s $rep "Gthulhu as a node agent did not start: $(glog_why)"
+		gstop
+	fi
 	rep=$((rep + 1))
 done
 run_robustness
+[ -z "$FAKE_PID" ] || { kill "$FAKE_PID" && wait "$FAKE_PID"; }
 note "finished in $(($(awk '{ printf "%d", $1 }' /proc/uptime) - t_start)) s"
 echo "BENCHDONE failures=$failures"
 [ $failures -eq 0 ]

@@ -162,6 +162,11 @@ kernel_workloads() {
 	[[ -x $gthulhu_bin ]] || die "$gthulhu_bin is missing: run make first"
 	[[ $(basename "$gthulhu_bin") == gthulhu ]] || die "BENCH_GTHULHU must name a file called gthulhu"
 	files=("$gthulhu_bin" tests/vm/guest-lib.sh "$tmp/wakeup_probe" "$tmp/api_load" "$tmp/bench.conf")
+	if [[ -x build/tests/fake-apiserver ]]; then
+		files+=(build/tests/fake-apiserver)
+	else
+		warn "build/tests/fake-apiserver is missing: the node agent figure will be FAILED"
+	fi
 	if [[ -x $gthulhuctl_bin ]]; then
 		files+=("$gthulhuctl_bin")
 	else
@@ -273,6 +278,7 @@ for s in gthulhu gthulhu-strategy gthulhu-strategy-api; do
 	expected+=("loop_latency/$s/p99_le_us" "latency/$s/nr_prio_dispatches")
 done
 expected+=("latency_idle/default/p50_us" "latency_idle/default/p99_us")
+expected+=("throughput_hackbench/gthulhu-k8s/time_s" "overhead_hackbench/gthulhu-k8s/share_pct")
 expected+=("overhead_stress/gthulhu/share_pct" "overhead_hackbench/gthulhu/share_pct"
 	"api_load/gthulhu-strategy-api/rate" "api_load/gthulhu-strategy-api/errors"
 	"api_load/gthulhu-strategy-api/dropped" "api_load/gthulhu-strategy-api/timeouts")
@@ -330,6 +336,7 @@ M() { echo "${MED[$1]:-}"; }
 hb_d=$(M throughput_hackbench/default/time_s) hb_g=$(M throughput_hackbench/gthulhu/time_s)
 sk_d=$(M throughput_sock/default/msgs_per_s) sk_g=$(M throughput_sock/gthulhu/msgs_per_s)
 hb_r=$(ratio "$hb_g" "$hb_d") sk_r=$(ratio "$sk_g" "$sk_d")
+hb_k=$(M throughput_hackbench/gthulhu-k8s/time_s)
 p99_d=$(M latency/default/p99_us) p99_s=$(M latency/gthulhu-strategy/p99_us)
 lat_r=$(ratio "$p99_d" "$p99_s")
 lp_n=$(M loop_latency/gthulhu-strategy/p99_le_us) lp_a=$(M loop_latency/gthulhu-strategy-api/p99_le_us)
@@ -499,6 +506,8 @@ nfail=$(awk 'END { print NR }' "$out/failures.txt")
 	echo "| priority dispatches during the strategy run | | $(fmt "$(M latency/gthulhu/nr_prio_dispatches)") | $(fmt "$(M latency/gthulhu-strategy/nr_prio_dispatches)") | | > 0 | $(verdict "$(M latency/gthulhu-strategy/nr_prio_dispatches)" ">=" 1 "latency,gthulhu-strategy") |"
 	echo "| of which wake-ups placed by BPF from the last decision (fast path) | | $(fmt "$(M latency/gthulhu/nr_prio_fast_wakeups)") | $(fmt "$(M latency/gthulhu-strategy/nr_prio_fast_wakeups)") | | | |"
 	echo "| Gthulhu CPU share under stress-ng --cpu $cpus (%) | | $(fmt "$(M overhead_stress/gthulhu/share_pct)") | | | ≤ 3 | $(verdict "$(M overhead_stress/gthulhu/share_pct)" "<=" 3 overhead_stress) |"
+	echo "| hackbench time (s) as a Kubernetes node agent (pod metrics on) | | $(fmt "$hb_k") | | $(ratio "$hb_k" "$hb_g") (agent / plain) | | |"
+	echo "| Gthulhu CPU share under hackbench as a node agent (%) | | $(fmt "$(M overhead_hackbench/gthulhu-k8s/share_pct)") | | | | |"
 	echo "| Gthulhu CPU share under hackbench (%) | | $(fmt "$(M overhead_hackbench/gthulhu/share_pct)") | | | ≤ 3 | $(verdict "$(M overhead_hackbench/gthulhu/share_pct)" "<=" 3 throughput_hackbench) |"
 	echo "| loop latency p99 bound (µs), no API load | | $(fmt "$(M loop_latency/gthulhu/p99_le_us)") | $(fmt "$lp_n") | | | |"
 	echo "| loop latency p99 bound (µs), API load (1000 req/s) | | | $(fmt "$lp_a") | $lp_r (API / none) | ≤ 1.00 | $(verdict "$lp_r" "<=" 1.00 api_load) |"
