@@ -12,10 +12,13 @@
  * rule when there are rules, with priority levels 1..20 and some with their own slice, so
  * both orderings of the heap (levels, deadlines) are exercised. One in eight tasks has a
  * restricted cpumask. Every decision finds idle CPUs (every other online CPU of this
- * machine's topology), so cpu_select does a real search each time.
+ * machine's topology), so cpu_select does a real search each time. -T reads the topology
+ * from another sysfs tree instead (a fixture under tests/unit/fixtures/topology, or a
+ * synthetic one), to see placement on machines bigger than the build host.
  *
  * usage: decision_bench -t TASKS [-s STRATEGIES (0)] [-n ITERATIONS (200000)]
- *                       [-r ROUNDS (7)] [-w WARMUP_ITERATIONS (50000)] [-q]
+ *                       [-r ROUNDS (7)] [-w WARMUP_ITERATIONS (50000)] [-T SYSFS_ROOT (/)]
+ *                       [-q]
  * Prints one CSV row per round: decision_t<TASKS>_s<STRATEGIES>,native,<round>,
  * ns_per_decision,<ns> (-q: nothing; for valgrind --tool=callgrind
  * --toggle-collect=run_decisions, where instructions / ITERATIONS is the figure).
@@ -57,12 +60,13 @@ struct bench {
 	struct cpumask idle;
 	struct cpumask prio_busy;
 	uint64_t rng;
-	uint32_t next; /* the task whose record arrives next */
-	uint64_t sink; /* keeps the compiler from dropping the decisions */
+	uint64_t clock_ns; /* the enqueue time of the next record */
+	uint32_t next;	   /* the task whose record arrives next */
+	uint64_t sink;	   /* keeps the compiler from dropping the decisions */
 };
 
 const char bench_usage[] = "decision_bench -t TASKS [-s STRATEGIES] [-n ITERATIONS] "
-			   "[-r ROUNDS] [-w WARMUP] [-q]";
+			   "[-r ROUNDS] [-w WARMUP] [-T SYSFS_ROOT] [-q]";
 
 /* What the BPF half would send for task @i: it ran a while and is runnable again. */
 static inline void make_record(struct bench *b, uint32_t i, struct queued_task *rec)
@@ -80,6 +84,7 @@ static inline void make_record(struct bench *b, uint32_t i, struct queued_task *
 	rec->exec_runtime = rec->ran_ns + ((r >> 24) & 0xfffff);
 	rec->vtime = st->vtime;
 	rec->enq_cnt = ++st->enq_cnt;
+	rec->enq_ts = b->clock_ns += 1000; /* records arrive in order, 1 us apart */
 	if (st->restricted) {
 		rec->flags |= GTHULHU_QF_RESTRICTED;
 		memcpy(rec->cpumask, b->topo->online.w, sizeof(rec->cpumask));
@@ -147,7 +152,8 @@ static struct strategy_snapshot *build_strategies(unsigned int n)
 	return snap;
 }
 
-static int setup(struct bench *b, uint32_t nr_tasks, unsigned int nr_strategies)
+static int setup(struct bench *b, uint32_t nr_tasks, unsigned int nr_strategies,
+		 const char *topo_root)
 {
 	char err[256];
 	int c;
@@ -168,7 +174,7 @@ static int setup(struct bench *b, uint32_t nr_tasks, unsigned int nr_strategies)
 		fprintf(stderr, "decision_bench: out of memory\n");
 		return -1;
 	}
-	if (topology_load(b->topo, "/", err, sizeof(err))) {
+	if (topology_load(b->topo, topo_root, err, sizeof(err))) {
 		fprintf(stderr, "decision_bench: topology: %s\n", err);
 		return -1;
 	}
@@ -214,11 +220,12 @@ static int setup(struct bench *b, uint32_t nr_tasks, unsigned int nr_strategies)
 int main(int argc, char **argv)
 {
 	unsigned long tasks = 0, strategies = 0, iters = 200000, rounds = 7, warmup = 50000;
+	const char *topo_root = "/";
 	bool quiet = false;
 	struct bench b;
 	int opt;
 
-	while ((opt = getopt(argc, argv, "t:s:n:r:w:q")) != -1) {
+	while ((opt = getopt(argc, argv, "t:s:n:r:w:T:q")) != -1) {
 		switch (opt) {
 		case 't':
 			tasks = parse_num(optarg);
@@ -235,6 +242,9 @@ int main(int argc, char **argv)
 		case 'w':
 			warmup = parse_num(optarg);
 			break;
+		case 'T':
+			topo_root = optarg;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -244,7 +254,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc || !tasks || !iters || !rounds || strategies > STRATEGY_MAX_RULES)
 		usage();
-	if (setup(&b, (uint32_t)tasks, (unsigned int)strategies))
+	if (setup(&b, (uint32_t)tasks, (unsigned int)strategies, topo_root))
 		return 1;
 	if (warmup)
 		run_decisions(&b, warmup);

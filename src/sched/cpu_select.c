@@ -152,33 +152,38 @@ static int place(const struct topology *t, const struct cpumask *cand, const str
 }
 
 /*
- * prev_cpu is idle and its whole core too, with no priority task beside it: the full search
- * would return it, so say so after looking at the core's words only. This is the common
- * case of a task waking up on a lightly loaded machine.
+ * prev_cpu (online, in range) is idle and its whole core too, with no priority task beside
+ * it: the full search would return it, so say so after looking at the core's words only.
+ * This is the common case of a task waking up on a lightly loaded machine. Unsigned
+ * arithmetic: prev is known to be a valid CPU, and / and % by 64 are then plain shifts.
  */
-static bool prev_core_free(const struct topology *t, const struct cpumask *idle,
-			   const struct cpumask *prio_busy, int prev)
+static inline bool prev_core_free(const struct topology *t, const struct cpumask *idle,
+				  const struct cpumask *prio_busy, unsigned int prev)
 {
 	const struct topo_domain *d = &t->domains[TOPO_CORE][t->dom[TOPO_CORE][prev]];
+	unsigned int prev_word = prev / 64;
+	uint64_t prev_bit = 1ULL << (prev % 64);
 
-	for (int i = d->lo_word; i <= d->hi_word; i++) {
+	for (unsigned int i = d->lo_word; i <= d->hi_word; i++) {
 		uint64_t sib = d->mask.w[i];
 
 		if (sib & ~idle->w[i])
 			return false;
-		if (i == prev / 64)
-			sib &= ~(1ULL << (prev % 64));
+		if (i == prev_word)
+			sib &= ~prev_bit;
 		if (prio_busy && (sib & prio_busy->w[i]))
 			return false;
 	}
 	return true;
 }
 
-/* Stands in for a NULL allowed mask, so the loops below need no test per word. */
-static const struct cpumask all_cpus = {.w = {[0 ... GTHULHU_CPUMASK_WORDS - 1] = ~0ULL}};
-
-int cpu_select(const struct topology *t, const struct cpumask *allowed, const struct cpumask *idle,
-	       const struct cpumask *prio_busy, int prev_cpu, bool is_priority)
+/*
+ * The search proper, when prev_cpu's core is not simply free. Out of line so that the
+ * common case above pays neither for its stack of masks nor for saving registers.
+ */
+static __attribute__((noinline)) int search(const struct topology *t, const struct cpumask *allowed,
+					    const struct cpumask *idle,
+					    const struct cpumask *prio_busy, int prev_cpu)
 {
 	/* Only the first nr_words words of these are ever written or read. */
 	struct cpumask cand, near_prio, rest;
@@ -186,15 +191,6 @@ int cpu_select(const struct topology *t, const struct cpumask *allowed, const st
 	uint64_t any = 0, prio_any = 0;
 	bool prev_ok = prev_cpu >= 0 && prev_cpu < t->nr_cpus && cpumask_test(&t->online, prev_cpu);
 
-	if (!idle)
-		return -1;
-	if (!allowed)
-		allowed = &all_cpus;
-	if (is_priority)
-		prio_busy = NULL;
-	if (prev_ok && cpumask_test(idle, prev_cpu) && cpumask_test(allowed, prev_cpu) &&
-	    prev_core_free(t, idle, prio_busy, prev_cpu))
-		return prev_cpu;
 	for (int i = 0; i < nw; i++) {
 		cand.w[i] = idle->w[i] & t->online.w[i] & allowed->w[i];
 		any |= cand.w[i];
@@ -230,6 +226,29 @@ int cpu_select(const struct topology *t, const struct cpumask *allowed, const st
 			return place(t, some_rest ? &rest : &near_prio, idle, anchor);
 	}
 	return place(t, &cand, idle, anchor);
+}
+
+/* Stands in for a NULL allowed mask, so the loops need no test per word. */
+static const struct cpumask all_cpus = {.w = {[0 ... GTHULHU_CPUMASK_WORDS - 1] = ~0ULL}};
+
+int cpu_select(const struct topology *t, const struct cpumask *allowed, const struct cpumask *idle,
+	       const struct cpumask *prio_busy, int prev_cpu, bool is_priority)
+{
+	if (!idle)
+		return -1;
+	if (!allowed)
+		allowed = &all_cpus;
+	if (is_priority)
+		prio_busy = NULL;
+	/* nr_cpus <= GTHULHU_MAX_CPUS, so an in-range prev_cpu indexes every mask safely. */
+	if ((unsigned int)prev_cpu < (unsigned int)t->nr_cpus) {
+		unsigned int prev = (unsigned int)prev_cpu, w = prev / 64;
+
+		if ((t->online.w[w] & idle->w[w] & allowed->w[w] & (1ULL << (prev % 64))) &&
+		    prev_core_free(t, idle, prio_busy, prev))
+			return prev_cpu;
+	}
+	return search(t, allowed, idle, prio_busy, prev_cpu);
 }
 
 void cpu_select_build_masks(const struct gthulhu_cpu_state *state, int nr_cpus,

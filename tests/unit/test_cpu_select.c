@@ -12,6 +12,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,6 +167,36 @@ static void test_smt_bad_prev(void **state)
 	 * cache being warm. prev 4, allowed {1,2,5,6}: next after 4 is 5.
 	 */
 	assert_int_equal(sel("1-2,5-6", "0-7", NULL, 4, false), 5);
+}
+
+/*
+ * cpu_select() answers "prev_cpu, its whole core idle" before building any mask: the
+ * shortcut must give what the search would, and must not fire when any of its conditions
+ * fails.
+ */
+static void test_smt_prev_core_free(void **state)
+{
+	(void)state;
+	load("smt-1socket");
+	/* prev 4 and its sibling 0 idle: prev, although 0 comes first in the core. */
+	assert_int_equal(sel(NULL, "0,4", NULL, 4, false), 4);
+	assert_int_equal(sel(NULL, "0-7", "", 4, false), 4);
+	assert_int_equal(sel("0-7", "0-7", NULL, 7, true), 7);
+	/* prev idle but not allowed: the allowed CPU of its core. */
+	assert_int_equal(sel("0", "0,4", NULL, 4, false), 0);
+	/* prev idle, its sibling busy: a fully idle core elsewhere. */
+	assert_int_equal(sel(NULL, "1-2,6", NULL, 1, false), 2);
+	/*
+	 * Overlapping masks (a racy snapshot): sibling 0 idle and running a priority task.
+	 * A normal task leaves prev for 0, whose own sibling (prev) runs no priority task;
+	 * a priority task keeps prev.
+	 */
+	assert_int_equal(sel(NULL, "0,4", "0", 4, false), 0);
+	assert_int_equal(sel(NULL, "0,4", "0", 4, true), 4);
+	/* prev_cpu values no CPU has: as if there were none. */
+	assert_int_equal(sel(NULL, "0-7", NULL, INT_MIN, false), 0);
+	assert_int_equal(sel(NULL, "0-7", NULL, INT_MAX, false), 0);
+	assert_int_equal(sel("5-7", "0-7", NULL, GTHULHU_MAX_CPUS, false), 5);
 }
 
 /* llc-2: no SMT, LLCs 0-3 and 4-7. */
@@ -675,6 +706,7 @@ int main(void)
 	    cmocka_unit_test(test_smt_no_idle),
 	    cmocka_unit_test(test_smt_prio_sibling),
 	    cmocka_unit_test(test_smt_bad_prev),
+	    cmocka_unit_test(test_smt_prev_core_free),
 	    cmocka_unit_test(test_llc_order),
 	    cmocka_unit_test(test_numa_order),
 	    cmocka_unit_test(test_deep_order_full_cores),
