@@ -5,15 +5,29 @@
  *
  * We create the sockets ourselves, so the unix socket gets its mode and stale-file
  * handling and the TCP address parsing and loopback check are ours, and accept on them
- * ourselves (one acceptor thread per listener), handing each connection to that
- * listener's libmicrohttpd daemon. The daemon runs a thread per connection; the acceptor
- * keeps at most API_MAX_CONNECTIONS open (more wait in the kernel's accept queue instead
- * of being dropped), and a connection idle for API_CONN_TIMEOUT_S is closed, so a slow
- * client cannot hold a thread for ever.
+ * ourselves: one acceptor thread per listener keeps at most API_MAX_CONNECTIONS open (more
+ * wait in the kernel's accept queue instead of being dropped) and hands each connection
+ * with MHD_add_connection() to one of the listener's API_WORKERS libmicrohttpd daemons,
+ * each a single thread serving all its connections from one epoll loop. A connection idle
+ * for API_CONN_TIMEOUT_S is closed, so a slow client cannot hold a slot for ever.
+ *
+ * A fixed set of threads, not one per connection: clients such as gthulhuctl open a
+ * connection per request, and creating, scheduling and reaping a thread for each (its
+ * stack locked in memory under mlockall) cost more than the request itself; in a small VM
+ * the server fell behind at 1000 requests/s. Our own set rather than libmicrohttpd's
+ * thread pool (MHD_OPTION_THREAD_POOL_SIZE, which does take MHD_add_connection in 0.9.75):
+ * the pool places a connection by its descriptor number (fd % pool size), blind to a
+ * worker stuck in a slow handler, so a request could wait for a strategy change it has
+ * nothing to do with. Our acceptor places a new connection on a worker that is not inside
+ * a handler, the one with the fewest connections among them. What a busy worker still
+ * delays are the connections it already holds (an idle keep-alive connection's next
+ * request waits for the handler).
  *
  * A request is checked in the order a client can fix things: auth (401), path (404),
- * method (405), Content-Type (415), size (413); all but the size past a chunked body are
- * answered before the body is read. Then routes.c handles the complete body.
+ * method (405), Content-Type (415), size (413); all but the size of a chunked body are
+ * decided from the headers. A client that waits for the go-ahead (Expect: 100-continue)
+ * gets the refusal before it sends its body; one that sends the body anyway has it read
+ * and dropped first (see refuse()). Then routes.c handles the complete body.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,28 +59,49 @@
 #define API_TOKEN_MAX	   4096
 /*
  * Stack of every server thread. The daemon runs under mlockall(MCL_FUTURE), so each
- * thread's stack is locked in memory whole: the default 8 MiB times API_MAX_CONNECTIONS
- * would pin half a gigabyte. Handlers keep large data on the heap; this is plenty.
+ * thread's stack is locked in memory whole: the default 8 MiB would pin 8 MiB a thread.
+ * Handlers keep large data on the heap; this is plenty.
  */
 #define API_THREAD_STACK (256u * 1024)
+/*
+ * Worker threads (libmicrohttpd daemons) per listener; they run the handlers. For CPU one
+ * would do: a request costs about 0.1 ms, socket calls included, so one thread serves
+ * thousands a second. But some handlers block: a strategy change holds the strategy
+ * store's lock across its fsyncs and the resolver's rebuild (milliseconds, much longer on
+ * a busy disk), requests that read the store wait for that lock, and a second PATCH
+ * /api/v1/config waits for the first. New connections go to workers outside a handler, so
+ * 4 still leave a thread for everything else (/health probes, /api/v1/config, pods) while
+ * one slow write and two requests queued behind it wait. More would only lock more stacks
+ * in memory and spread a light load over more wake-ups.
+ */
+#define API_WORKERS 4
 /*
  * A chunked body (no Content-Length) is only known to be too large while it arrives, and
  * libmicrohttpd can answer only once the request is read. So the excess is read and
  * dropped up to this much, for a proper 413; past it the connection is simply closed.
+ * The same bound holds for the body of a request refused from its headers (refuse()).
  */
 #define API_DISCARD_MAX (4 * API_MAX_BODY_BYTES)
 
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
+/* One worker thread: a libmicrohttpd daemon with its own epoll loop. */
+struct api_worker {
+	struct api_listener *l;
+	struct MHD_Daemon *daemon;
+	unsigned int conns; /* connections it holds (under l->lock) */
+	bool busy;	    /* inside a handler (atomic: written by it, read by the acceptor) */
+};
+
 /*
  * One listening socket: our acceptor thread takes connections while fewer than
- * API_MAX_CONNECTIONS are open and hands them to this listener's libmicrohttpd daemon.
+ * API_MAX_CONNECTIONS are open and hands each to one of this listener's workers.
  * (libmicrohttpd's own accept loop would accept and at once close connections over its
  * limit; ours leaves them waiting in the kernel's accept queue until a slot frees.)
  */
 struct api_listener {
 	struct api_server *srv;
-	struct MHD_Daemon *daemon;
+	struct api_worker workers[API_WORKERS];
 	bool tcp;
 	int fd;	     /* the listening socket; -1 when none */
 	int stop_fd; /* eventfd: tells the acceptor to stop */
@@ -74,7 +109,7 @@ struct api_listener {
 	bool acceptor_started;
 	pthread_mutex_t lock;
 	pthread_cond_t slot_free;
-	unsigned int active; /* connections the daemon holds, from its notifications */
+	unsigned int active; /* connections the workers hold, from their notifications */
 	bool stopping;
 };
 
@@ -98,8 +133,12 @@ struct api_conn_req {
 	struct timespec start;
 	char *body;
 	size_t len, cap;
-	size_t dropped; /* bytes past API_MAX_BODY_BYTES */
+	size_t dropped; /* bytes not kept: past API_MAX_BODY_BYTES, or of a refused request */
 	bool json_type; /* Content-Type: application/json */
+	/* Refused from the headers, answered once the body is in (refuse()): */
+	unsigned int refused; /* the status; 0: not refused */
+	unsigned int allow;   /* the Allow header's methods, for 405 */
+	char why[512];	      /* the error message */
 };
 
 static enum api_method method_of(const char *m)
@@ -254,9 +293,60 @@ static enum MHD_Result send_error(const struct api_listener *l, struct MHD_Conne
 	return send_resp(l, conn, method, url, rq, &r, allow);
 }
 
+/* The client is sending a body without waiting for our answer, one we would read and drop. */
+static bool body_coming(struct MHD_Connection *conn)
+{
+	const char *expect =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	const char *te =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *cl =
+	    MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (expect && strcasestr(expect, "100-continue"))
+		return false;
+	if (cl) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		return !errno && end != cl && n > 0 && n <= API_DISCARD_MAX;
+	}
+	return te && strcasestr(te, "chunked");
+}
+
+/*
+ * Refuse a request from its headers. The answer goes out at once unless the client is
+ * already sending a body: the connection closes after a refusal, and closing it under the
+ * client's writes fails them (EPIPE, or a TCP reset that can discard the answer too)
+ * before the client reads why. So that body is read and dropped first, and the refusal
+ * sent once it is in; a body over API_DISCARD_MAX gets the answer at once all the same.
+ */
+static enum MHD_Result refuse(struct api_listener *l, struct MHD_Connection *conn,
+			      const char *method, const char *url, struct api_conn_req *rq,
+			      unsigned int status, unsigned int allow, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+static enum MHD_Result refuse(struct api_listener *l, struct MHD_Connection *conn,
+			      const char *method, const char *url, struct api_conn_req *rq,
+			      unsigned int status, unsigned int allow, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rq->why, sizeof(rq->why), fmt, ap);
+	va_end(ap);
+	rq->refused = status;
+	rq->allow = allow;
+	if (body_coming(conn))
+		return MHD_YES;
+	return send_error(l, conn, method, url, rq, status, allow, "%s", rq->why);
+}
+
 /*
  * The first call for a request: headers only. Everything that can be refused without the
- * body is refused here, so an unauthenticated or misdirected client never gets to send it.
+ * body is refused here, so an unauthenticated or misdirected client that waits for the
+ * go-ahead never gets to send it.
  */
 static enum MHD_Result begin_request(struct api_listener *l, struct MHD_Connection *conn,
 				     const char *url, const char *method, void **con_cls)
@@ -275,16 +365,16 @@ static enum MHD_Result begin_request(struct api_listener *l, struct MHD_Connecti
 	    !((rq->method & (API_GET | API_HEAD)) && !strcmp(url, "/health")) &&
 	    !token_ok(l->srv, MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							  MHD_HTTP_HEADER_AUTHORIZATION)))
-		return send_error(l, conn, method, url, rq, MHD_HTTP_UNAUTHORIZED, 0,
-				  "missing or wrong bearer token (Authorization: Bearer <token>)");
+		return refuse(l, conn, method, url, rq, MHD_HTTP_UNAUTHORIZED, 0,
+			      "missing or wrong bearer token (Authorization: Bearer <token>)");
 
 	rq->route = api_route_find(url, rq->method, &allowed, &rq->arg);
 	if (!rq->route && !allowed)
-		return send_error(l, conn, method, url, rq, MHD_HTTP_NOT_FOUND, 0,
-				  "no such endpoint: %s", url);
+		return refuse(l, conn, method, url, rq, MHD_HTTP_NOT_FOUND, 0,
+			      "no such endpoint: %s", url);
 	if (!rq->route)
-		return send_error(l, conn, method, url, rq, MHD_HTTP_METHOD_NOT_ALLOWED, allowed,
-				  "method %s is not allowed on %s", method, url);
+		return refuse(l, conn, method, url, rq, MHD_HTTP_METHOD_NOT_ALLOWED, allowed,
+			      "method %s is not allowed on %s", method, url);
 
 	if (!body_method(rq->method))
 		return MHD_YES;
@@ -295,8 +385,8 @@ static enum MHD_Result begin_request(struct api_listener *l, struct MHD_Connecti
 	 * comes: `curl -d ''` sends a form type with nothing in it.
 	 */
 	if (!rq->json_type && !rq->route->empty_body)
-		return send_error(l, conn, method, url, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, 0,
-				  "Content-Type must be application/json");
+		return refuse(l, conn, method, url, rq, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, 0,
+			      "Content-Type must be application/json");
 	v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (v) {
 		char *end;
@@ -305,16 +395,19 @@ static enum MHD_Result begin_request(struct api_listener *l, struct MHD_Connecti
 		errno = 0;
 		n = strtoull(v, &end, 10);
 		if (errno || end == v || n > API_MAX_BODY_BYTES)
-			return send_error(l, conn, method, url, rq, MHD_HTTP_CONTENT_TOO_LARGE, 0,
-					  "request body larger than %u bytes", API_MAX_BODY_BYTES);
+			return refuse(l, conn, method, url, rq, MHD_HTTP_CONTENT_TOO_LARGE, 0,
+				      "request body larger than %u bytes", API_MAX_BODY_BYTES);
 	}
 	return MHD_YES;
 }
 
-/* Keep the body up to the limit; count what goes past it. False: give up on the client. */
+/*
+ * Keep the body up to the limit (none of a refused request's); count what is dropped. False:
+ * give up on the client.
+ */
 static bool take_body(struct api_conn_req *rq, const char *data, size_t size)
 {
-	if (rq->dropped || size > API_MAX_BODY_BYTES - rq->len) {
+	if (rq->refused || rq->dropped || size > API_MAX_BODY_BYTES - rq->len) {
 		rq->dropped += size;
 		return rq->dropped <= API_DISCARD_MAX;
 	}
@@ -340,7 +433,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
 {
-	struct api_listener *l = cls;
+	struct api_worker *w = cls;
+	struct api_listener *l = w->l;
 	struct api_conn_req *rq = *con_cls;
 	struct api_req req;
 	struct api_resp resp = {0};
@@ -353,6 +447,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*upload_data_size = 0;
 		return ok ? MHD_YES : MHD_NO;
 	}
+	if (rq->refused)
+		return send_error(l, conn, method, url, rq, rq->refused, rq->allow, "%s", rq->why);
 	if (rq->dropped)
 		return send_error(l, conn, method, url, rq, MHD_HTTP_CONTENT_TOO_LARGE, 0,
 				  "request body larger than %u bytes", API_MAX_BODY_BYTES);
@@ -365,7 +461,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	req.arg = rq->arg;
 	req.body = rq->body ? rq->body : "";
 	req.body_len = rq->len;
+	/* The handler may block: meanwhile the acceptor sends new connections elsewhere. */
+	__atomic_store_n(&w->busy, true, __ATOMIC_RELAXED);
 	rq->route->fn(&l->srv->ctx, &req, &resp);
+	__atomic_store_n(&w->busy, false, __ATOMIC_RELAXED);
 	if (!resp.status)
 		api_resp_error(&resp, MHD_HTTP_INTERNAL_SERVER_ERROR, "no answer");
 	return send_resp(l, conn, method, url, rq, &resp, 0);
@@ -704,14 +803,17 @@ static void remove_unix(struct api_server *s)
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 			  enum MHD_ConnectionNotificationCode code)
 {
-	struct api_listener *l = cls;
+	struct api_worker *w = cls;
+	struct api_listener *l = w->l;
 
-	/* Counted up by the acceptor: STARTED comes later, on the connection's own thread. */
+	/* Counted up by the acceptor: STARTED comes later, on the worker's thread. */
 	if (code != MHD_CONNECTION_NOTIFY_CLOSED)
 		return;
 	pthread_mutex_lock(&l->lock);
 	if (l->active)
 		l->active--;
+	if (w->conns)
+		w->conns--;
 	pthread_cond_signal(&l->slot_free);
 	pthread_mutex_unlock(&l->lock);
 }
@@ -731,10 +833,39 @@ static bool take_slot(struct api_listener *l)
 	return ok;
 }
 
-static void give_slot(struct api_listener *l)
+/*
+ * The worker for a new connection (its count taken): one not inside a handler, and among
+ * those the one with the fewest connections; the first on a tie, so light traffic stays on
+ * one thread.
+ */
+static struct api_worker *pick_worker(struct api_listener *l)
+{
+	struct api_worker *best = &l->workers[0];
+	bool best_busy;
+
+	pthread_mutex_lock(&l->lock);
+	best_busy = __atomic_load_n(&best->busy, __ATOMIC_RELAXED);
+	for (int i = 1; i < API_WORKERS; i++) {
+		struct api_worker *w = &l->workers[i];
+		bool busy = __atomic_load_n(&w->busy, __ATOMIC_RELAXED);
+
+		if (busy != best_busy ? !busy : w->conns < best->conns) {
+			best = w;
+			best_busy = busy;
+		}
+	}
+	best->conns++;
+	pthread_mutex_unlock(&l->lock);
+	return best;
+}
+
+/* Give back a slot taken for a connection that did not come about (@w: its worker, or NULL). */
+static void give_slot(struct api_listener *l, struct api_worker *w)
 {
 	pthread_mutex_lock(&l->lock);
 	l->active--;
+	if (w)
+		w->conns--;
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -747,6 +878,7 @@ static void *acceptor_main(void *arg)
 	while (take_slot(l)) {
 		struct sockaddr_storage sa;
 		socklen_t len = sizeof(sa);
+		struct api_worker *w;
 		int fd;
 
 		if ((poll(p, 2, -1) < 0 && errno != EINTR) || p[1].revents)
@@ -755,7 +887,7 @@ static void *acceptor_main(void *arg)
 						       SOCK_CLOEXEC | SOCK_NONBLOCK)
 					     : -1;
 		if (fd < 0) {
-			give_slot(l);
+			give_slot(l, NULL);
 			/* Out of descriptors or memory: give open connections time to finish. */
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM)
@@ -763,8 +895,9 @@ static void *acceptor_main(void *arg)
 			continue;
 		}
 		/* It owns @fd from here, and closes it if it cannot take the connection. */
-		if (MHD_add_connection(l->daemon, fd, (const struct sockaddr *)&sa, len) != MHD_YES)
-			give_slot(l); /* no connection: no CLOSED notification will come */
+		w = pick_worker(l);
+		if (MHD_add_connection(w->daemon, fd, (const struct sockaddr *)&sa, len) != MHD_YES)
+			give_slot(l, w); /* no connection: no CLOSED notification will come */
 	}
 	return NULL;
 }
@@ -774,6 +907,8 @@ static void init_listener(struct api_listener *l, struct api_server *srv, bool t
 {
 	l->srv = srv;
 	l->tcp = tcp;
+	for (int i = 0; i < API_WORKERS; i++)
+		l->workers[i].l = l;
 	l->fd = -1;
 	l->stop_fd = -1;
 	pthread_mutex_init(&l->lock, NULL);
@@ -783,9 +918,8 @@ static void init_listener(struct api_listener *l, struct api_server *srv, bool t
 static int start_listener(struct api_listener *l, int fd, const char *what, char *err,
 			  size_t errlen)
 {
-	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-			     MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
-			     MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+			     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_ERROR_LOG;
 	pthread_attr_t attr;
 	int rc;
 
@@ -798,18 +932,23 @@ static int start_listener(struct api_listener *l, int fd, const char *what, char
 	/*
 	 * The logger goes first: libmicrohttpd uses its own for messages about earlier options.
 	 * Its connection limit is only a backstop with headroom: it counts a connection until
-	 * its polling thread has cleaned it up, a little after the close we count in
-	 * on_connection(), and would drop connections our acceptor rightly let in.
+	 * its thread has cleaned it up, a little after the close we count in on_connection(),
+	 * and would drop connections our acceptor rightly let in.
 	 */
-	l->daemon = MHD_start_daemon(
-	    flags, 0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(2 * API_MAX_CONNECTIONS),
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONN_TIMEOUT_S,
-	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_THREAD_STACK, MHD_OPTION_NOTIFY_COMPLETED,
-	    on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, l, MHD_OPTION_END);
-	if (!l->daemon) {
-		err_printf(err, errlen, "api: cannot start the HTTP server on %s", what);
-		return -1;
+	for (int i = 0; i < API_WORKERS; i++) {
+		struct api_worker *w = &l->workers[i];
+
+		w->daemon = MHD_start_daemon(
+		    flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
+		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(2 * API_MAX_CONNECTIONS),
+		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONN_TIMEOUT_S,
+		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_THREAD_STACK,
+		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+		    on_connection, w, MHD_OPTION_END);
+		if (!w->daemon) {
+			err_printf(err, errlen, "api: cannot start the HTTP server on %s", what);
+			return -1;
+		}
 	}
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, API_THREAD_STACK);
@@ -837,9 +976,10 @@ static void stop_listener(struct api_listener *l)
 			log_msg(LOG_WARN, "api: cannot wake the acceptor: %s", strerror(errno));
 		pthread_join(l->acceptor, NULL);
 	}
-	/* No new connections now; this waits for the open ones' threads (they use l->lock). */
-	if (l->daemon)
-		MHD_stop_daemon(l->daemon);
+	/* No new connections now; this closes the open ones (their notifications use l->lock). */
+	for (int i = 0; i < API_WORKERS; i++)
+		if (l->workers[i].daemon)
+			MHD_stop_daemon(l->workers[i].daemon);
 	if (l->fd >= 0)
 		close(l->fd);
 	if (l->stop_fd >= 0)
@@ -920,7 +1060,7 @@ fail:
 
 uint16_t api_tcp_port(const struct api_server *srv)
 {
-	return srv && srv->tcp_l.daemon ? srv->tcp_port : 0;
+	return srv && srv->tcp_l.acceptor_started ? srv->tcp_port : 0;
 }
 
 void api_stop(struct api_server *srv)

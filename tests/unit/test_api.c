@@ -5,8 +5,9 @@
  * memory, one pod), the real strategy store (persisted to a state file) and the real
  * resolver, and libcurl as the client, so every answer goes through HTTP as a user's
  * would. Covers each endpoint and method, the error statuses and their JSON, auth, the
- * limits, the Prometheus text, all-or-nothing config changes, persistence and concurrent
- * clients.
+ * limits, the Prometheus text, all-or-nothing config changes, persistence, concurrent
+ * clients, and the server's fixed set of threads: connections cost none, and a handler
+ * that blocks does not hold up new connections.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +26,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <dirent.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -53,7 +56,10 @@ static struct {
 	bool no_pods;
 	bool exited;
 	bool k8s_down;
-} fb = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	/* A slow handler: apply_config waits until slow_release (test_slow_request). */
+	bool slow_apply, slow_entered, slow_release;
+	pthread_cond_t slow_cond;
+} fb = {.lock = PTHREAD_MUTEX_INITIALIZER, .slow_cond = PTHREAD_COND_INITIALIZER};
 
 static const uint64_t hist[API_LATENCY_BUCKETS] = {5, 0, 7, 3, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 2, 4};
 
@@ -118,6 +124,12 @@ static int fake_apply(void *ctx, const struct gthulhu_config *next, const char *
 	int rc = 0;
 
 	pthread_mutex_lock(&fb.lock);
+	if (fb.slow_apply) {
+		fb.slow_entered = true;
+		pthread_cond_broadcast(&fb.slow_cond);
+		while (!fb.slow_release)
+			pthread_cond_wait(&fb.slow_cond, &fb.lock);
+	}
 	if (fb.fail_apply) {
 		snprintf(err, errlen, "the loop is gone");
 		rc = -1;
@@ -1652,28 +1664,221 @@ static int unix_connect(void)
 	return fd;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Threads of this process, the server's among them. */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static const char get_health[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+/* Send GET /health on a new unix connection; the answer is read with read_status(). */
+static int send_health(void)
+{
+	int fd = unix_connect();
+
+	assert_int_equal(write(fd, get_health, sizeof(get_health) - 1),
+			 (ssize_t)(sizeof(get_health) - 1));
+	return fd;
+}
+
+/* The status of the answer on @fd, read to its end by @deadline (now_ms()); 0: none by then. */
+static int read_status(int fd, uint64_t deadline)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char head[16] = "", buf[4096];
+	size_t got = 0;
+
+	for (;;) {
+		uint64_t now = now_ms();
+		ssize_t n;
+
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) != 1)
+			return 0;
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		if (got < sizeof(head) - 1) {
+			size_t take =
+			    sizeof(head) - 1 - got < (size_t)n ? sizeof(head) - 1 - got : (size_t)n;
+
+			memcpy(head + got, buf, take);
+			got += take;
+		}
+	}
+	return strncmp(head, "HTTP/1.1 ", 9) ? -1 : atoi(head + 9);
+}
+
+/*
+ * A request refused from its headers while its body is on the way (no Expect:
+ * 100-continue) has the body read and dropped before the answer, so the client's writes do
+ * not fail under it; one that waits for the go-ahead, or announces more than the server
+ * reads, is answered at once.
+ */
+static void test_refusal_with_body(void **state)
+{
+	static const char sending[] =
+	    "POST /api/v1/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 200000\r\n\r\n";
+	static const char waiting[] =
+	    "POST /api/v1/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 200000\r\n"
+	    "Expect: 100-continue\r\n\r\n";
+	static const char huge[] =
+	    "PUT /api/v1/strategies HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n";
+	char *body = malloc(200000);
+	size_t off = 0;
+	int fd;
+
+	assert_non_null(body);
+	memset(body, '1', 200000);
+	fd = unix_connect();
+	assert_int_equal(write(fd, sending, sizeof(sending) - 1), (ssize_t)(sizeof(sending) - 1));
+	poll(NULL, 0, 200); /* time to answer and close, were the server to do so now */
+	while (off < 200000) {
+		ssize_t n = send(fd, body + off, 200000 - off, MSG_NOSIGNAL);
+
+		assert_true(n > 0);
+		off += (size_t)n;
+	}
+	assert_int_equal(read_status(fd, now_ms() + 5000), 404);
+	close(fd);
+	free(body);
+
+	fd = unix_connect();
+	assert_int_equal(write(fd, waiting, sizeof(waiting) - 1), (ssize_t)(sizeof(waiting) - 1));
+	assert_int_equal(read_status(fd, now_ms() + 2000), 404);
+	close(fd);
+
+	fd = unix_connect();
+	assert_int_equal(write(fd, huge, sizeof(huge) - 1), (ssize_t)(sizeof(huge) - 1));
+	assert_int_equal(read_status(fd, now_ms() + 2000), 413);
+	close(fd);
+}
+
 /*
  * Past API_MAX_CONNECTIONS open connections a client waits in the accept queue (it is not
- * dropped), and is served as soon as slots free up.
+ * dropped), and is served as soon as slots free up. The open connections cost no threads:
+ * the server's fixed pool serves them all.
  */
 static void test_connection_limit(void **state)
 {
-	static const char get[] = "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
 	int idle[API_MAX_CONNECTIONS];
-	struct pollfd p = {.events = POLLIN};
-	char buf[64] = "";
+	int threads = thread_count(), threads_open, waiting, fd;
 
 	for (int i = 0; i < API_MAX_CONNECTIONS; i++)
 		idle[i] = unix_connect();
-	p.fd = unix_connect();
-	assert_int_equal(write(p.fd, get, sizeof(get) - 1), (ssize_t)(sizeof(get) - 1));
-	assert_int_equal(poll(&p, 1, 500), 0); /* neither answered nor closed */
+	fd = send_health();
+	waiting = read_status(fd, now_ms() + 500); /* 0: neither answered nor closed */
+	threads_open = thread_count();
 	for (int i = 0; i < API_MAX_CONNECTIONS; i++)
 		close(idle[i]);
-	assert_int_equal(poll(&p, 1, 5000), 1);
-	assert_true(read(p.fd, buf, sizeof(buf) - 1) > 12);
-	assert_int_equal(strncmp(buf, "HTTP/1.1 200", 12), 0);
-	close(p.fd);
+	assert_int_equal(waiting, 0);
+	assert_int_equal(threads_open, threads);
+	assert_int_equal(read_status(fd, now_ms() + 5000), 200);
+	close(fd);
+}
+
+/* Many more connections than the server has threads, one after another as gthulhuctl makes them. */
+static void test_many_connections(void **state)
+{
+	int threads = thread_count();
+
+	for (int i = 0; i < 20 * API_MAX_CONNECTIONS; i++) {
+		int fd = send_health();
+
+		assert_int_equal(read_status(fd, now_ms() + 5000), 200);
+		close(fd);
+	}
+	assert_int_equal(thread_count(), threads);
+}
+
+static void *slow_patch(void *arg)
+{
+	U(arg, "PATCH", "/api/v1/config", "{\"debug\": true}");
+	return NULL;
+}
+
+/*
+ * A handler that blocks (a strategy change waiting on fsync, here a config change the fake
+ * backend holds until released) keeps one server thread; new connections go to the others,
+ * so even several at once are answered while it waits.
+ */
+static void test_slow_request(void **state)
+{
+	enum { FAST = 16 }; /* several times the server's threads */
+	int fd[FAST], status[FAST];
+	struct res slow;
+	uint64_t deadline;
+	pthread_t t;
+
+	pthread_mutex_lock(&fb.lock);
+	fb.slow_apply = true;
+	fb.slow_entered = false;
+	fb.slow_release = false;
+	pthread_mutex_unlock(&fb.lock);
+	assert_int_equal(pthread_create(&t, NULL, slow_patch, &slow), 0);
+	pthread_mutex_lock(&fb.lock);
+	while (!fb.slow_entered)
+		pthread_cond_wait(&fb.slow_cond, &fb.lock);
+	pthread_mutex_unlock(&fb.lock);
+
+	for (int i = 0; i < FAST; i++)
+		fd[i] = send_health();
+	deadline = now_ms() + 2000;
+	for (int i = 0; i < FAST; i++) {
+		status[i] = read_status(fd[i], deadline);
+		close(fd[i]);
+	}
+	/* Released before any assertion, so a failure cannot leave the server stuck. */
+	pthread_mutex_lock(&fb.lock);
+	fb.slow_release = true;
+	fb.slow_apply = false;
+	pthread_cond_broadcast(&fb.slow_cond);
+	pthread_mutex_unlock(&fb.lock);
+	pthread_join(t, NULL);
+	for (int i = 0; i < FAST; i++)
+		assert_int_equal(status[i], 200);
+	assert_ok(&slow, 200);
+	res_free(&slow);
+}
+
+/*
+ * A connection that stops sending is closed after the idle timeout (API_CONN_TIMEOUT_S in
+ * api.c, 10 s), so a slow client cannot hold a slot for ever.
+ */
+static void test_idle_timeout(void **state)
+{
+	static const char part[] = "GET /health HTTP/1.1\r\nHost: x\r\n";
+	uint64_t t0 = now_ms(), waited;
+	int fd = unix_connect();
+	char buf[64];
+
+	assert_int_equal(write(fd, part, sizeof(part) - 1), (ssize_t)(sizeof(part) - 1));
+	assert_int_equal(read_status(fd, t0 + 15000), -1); /* closed without an answer */
+	waited = now_ms() - t0;
+	if (waited < 9000 || waited > 14000)
+		fprintf(stderr, "closed after %llu ms\n", (unsigned long long)waited);
+	assert_true(waited >= 9000 && waited <= 14000);
+	assert_true(read(fd, buf, sizeof(buf)) <= 0);
+	close(fd);
 }
 
 struct worker {
@@ -1796,7 +2001,11 @@ int main(void)
 	    cmocka_unit_test_setup(test_start_refusals, setup),
 	    cmocka_unit_test_setup(test_socket_file, setup),
 	    cmocka_unit_test_setup(test_persistence, setup),
+	    cmocka_unit_test_setup(test_refusal_with_body, setup),
 	    cmocka_unit_test_setup(test_connection_limit, setup),
+	    cmocka_unit_test_setup(test_many_connections, setup),
+	    cmocka_unit_test_setup(test_slow_request, setup),
+	    cmocka_unit_test_setup(test_idle_timeout, setup),
 	    cmocka_unit_test_setup(test_concurrent, setup),
 	    cmocka_unit_test_setup(test_log, setup),
 	};
