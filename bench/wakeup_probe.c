@@ -138,7 +138,7 @@ int main(int argc, char **argv)
 	warm_end_ns = ts_ns(&next) + (uint64_t)warmup_s * 1000000000ull;
 	end_ns = warm_end_ns + (uint64_t)duration_s * 1000000000ull;
 	for (;;) {
-		uint64_t deadline, woke;
+		uint64_t deadline, woke, waited;
 
 		deadline = ts_ns(&next) + step;
 		next.tv_sec = (time_t)(deadline / 1000000000ull);
@@ -148,20 +148,18 @@ int main(int argc, char **argv)
 		woke = now_ns();
 		if (woke >= end_ns)
 			break;
-		if (stat_fd >= 0) {
-			uint64_t before = delay;
-
-			/* The wait for this wake-up (and any while it ran since the last read). */
-			if (read_run_delay(stat_fd, &delay)) {
-				fprintf(stderr, "wakeup_probe: schedstat became unreadable\n");
-				return 1;
-			}
-			rq[n < cap ? n : 0] = delay - before;
+		/* The run-queue wait of this wake-up (and any while it ran since the last read). */
+		waited = delay;
+		if (stat_fd >= 0 && read_run_delay(stat_fd, &delay)) {
+			fprintf(stderr, "wakeup_probe: schedstat became unreadable\n");
+			return 1;
 		}
+		waited = delay - waited;
 		if (deadline >= warm_end_ns && n < cap) {
 			lat[n] = woke - deadline;
+			rq[n] = waited;
 			sum += lat[n];
-			rq_sum += rq[n];
+			rq_sum += waited;
 			n++;
 		}
 		/* Late by more than an interval: skip the missed deadlines, so that every
