@@ -498,6 +498,21 @@ static int append(struct stream *s, const char *data, size_t n, size_t first, en
 	return 0;
 }
 
+/*
+ * Keep the start of an error answer: what fits of @n more bytes in @buf (@size bytes,
+ * @len used), NUL-terminated. The rest is read and dropped: the message is at the start.
+ */
+static void keep_start(char *buf, size_t size, size_t *len, const char *data, size_t n)
+{
+	size_t room = size - 1 - *len;
+
+	if (n < room)
+		room = n;
+	memcpy(buf + *len, data, room);
+	*len += room;
+	buf[*len] = '\0';
+}
+
 /* Feed received watch bytes: complete lines go to handle_line(), the rest is kept. */
 static int feed_lines(struct stream *s, const char *data, size_t n)
 {
@@ -542,13 +557,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *p)
 	if (stopping(s->c))
 		return 0; /* aborts the transfer */
 	if (s->http != 200) {
-		size_t room = sizeof(s->errbody) - 1 - s->errlen;
-
-		if (n < room)
-			room = n;
-		memcpy(s->errbody + s->errlen, data, room);
-		s->errlen += room;
-		s->errbody[s->errlen] = '\0';
+		keep_start(s->errbody, sizeof(s->errbody), &s->errlen, data, n);
 		return n;
 	}
 	if (s->watching)
@@ -1074,16 +1083,11 @@ struct patch_answer {
 static size_t on_patch_body(char *data, size_t size, size_t nmemb, void *p)
 {
 	struct patch_answer *a = p;
-	size_t n = size * nmemb, room;
+	size_t n = size * nmemb;
 
 	if (!a || stopping(a->c))
 		return 0;
-	room = sizeof(a->body) - 1 - a->len;
-	if (n < room)
-		room = n;
-	memcpy(a->body + a->len, data, room);
-	a->len += room;
-	a->body[a->len] = '\0';
+	keep_start(a->body, sizeof(a->body), &a->len, data, n);
 	return n;
 }
 
