@@ -29,6 +29,7 @@
 #include "proc_events.h"
 #include "strategy/store.h"
 #include "strategy/strategy.h"
+#include "thread.h"
 
 #define RESOLVE_INTERVAL_MS 100
 
@@ -313,7 +314,6 @@ static int start_api(const struct gthulhu_config *cfg)
 int control_start(const struct gthulhu_config *cfg, const char *config_path, const char *proc_root)
 {
 	struct strategy_rule *all = NULL;
-	pthread_attr_t attr;
 	char err[512];
 	size_t n;
 	int rc;
@@ -350,12 +350,7 @@ int control_start(const struct gthulhu_config *cfg, const char *config_path, con
 			strerror(-rc));
 
 	ctl.reload_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	/* A small stack: under mlockall(MCL_FUTURE) all of it stays in memory. */
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	rc = ctl.reload_fd < 0 ? errno
-			       : pthread_create(&ctl.reload_thread, &attr, reload_main, NULL);
-	pthread_attr_destroy(&attr);
+	rc = ctl.reload_fd < 0 ? errno : thread_start(&ctl.reload_thread, reload_main, NULL);
 	if (rc) {
 		log_msg(LOG_ERROR, "cannot start the reload thread: %s", strerror(rc));
 		goto fail_resolver;

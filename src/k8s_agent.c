@@ -20,6 +20,7 @@
 #include "log/log.h"
 #include "pod_metrics_bpf.h"
 #include "strategy/strategy.h"
+#include "thread.h"
 
 /* Processes listed by GET /api/v1/pods/pids at most (a node runs a few thousand). */
 #define K8S_AGENT_MAX_PROCS 65536
@@ -100,17 +101,13 @@ static void *collector_main(void *arg)
 
 static int start_metrics(const struct gthulhu_config *cfg)
 {
-	pthread_attr_t attr;
 	int err;
 
 	agent.metrics = pod_metrics_new(cfg->k8s_cgroup_root);
 	if (!agent.metrics)
 		return -ENOMEM;
 	agent.stop = false;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	err = pthread_create(&agent.collector, &attr, collector_main, NULL);
-	pthread_attr_destroy(&attr);
+	err = thread_start(&agent.collector, collector_main, NULL);
 	if (err) {
 		pod_metrics_free(agent.metrics);
 		agent.metrics = NULL;

@@ -20,6 +20,7 @@
 #include "proc_events.h"
 #include "proc_events.skel.h"
 #include "strategy/strategy.h"
+#include "thread.h"
 
 /* How long one poll may sleep: the bound on how long proc_events_stop() waits. */
 #define POLL_MS 100
@@ -145,7 +146,6 @@ static void teardown(void)
 
 int proc_events_start(void)
 {
-	pthread_attr_t attr;
 	int err;
 
 	pthread_mutex_lock(&pe.lock);
@@ -182,10 +182,7 @@ int proc_events_start(void)
 	}
 	__atomic_store_n(&pe.stop, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&pe.lost, 0, __ATOMIC_RELAXED);
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	err = -pthread_create(&pe.thread, &attr, consume_main, NULL);
-	pthread_attr_destroy(&attr);
+	err = -thread_start(&pe.thread, consume_main, NULL);
 	if (err)
 		goto fail;
 	pe.running = true;

@@ -16,6 +16,7 @@
 #include "counters.h"
 #include "log/log.h"
 #include "stats.h"
+#include "thread.h"
 
 static struct {
 	pthread_t thread;
@@ -82,7 +83,6 @@ static void *stats_main(void *arg)
 
 int stats_start(const struct loader *ld, const struct sched_loop *l, unsigned int interval_s)
 {
-	pthread_attr_t attr;
 	int err;
 
 	stats.ld = ld;
@@ -92,10 +92,7 @@ int stats_start(const struct loader *ld, const struct sched_loop *l, unsigned in
 	stats.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (stats.wake_fd < 0)
 		return -errno;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	err = pthread_create(&stats.thread, &attr, stats_main, NULL);
-	pthread_attr_destroy(&attr);
+	err = thread_start(&stats.thread, stats_main, NULL);
 	if (err) {
 		close(stats.wake_fd);
 		stats.wake_fd = -1;

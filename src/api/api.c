@@ -53,16 +53,11 @@
 #include "api/api.h"
 #include "api/routes.h"
 #include "log/log.h"
+#include "thread.h"
 
 #define API_CONN_TIMEOUT_S 10
 #define API_LISTEN_BACKLOG 128
 #define API_TOKEN_MAX	   4096
-/*
- * Stack of every server thread. The daemon runs under mlockall(MCL_FUTURE), so each
- * thread's stack is locked in memory whole: the default 8 MiB would pin 8 MiB a thread.
- * Handlers keep large data on the heap; this is plenty.
- */
-#define API_THREAD_STACK (256u * 1024)
 /*
  * Worker threads (libmicrohttpd daemons) per listener; they run the handlers. For CPU one
  * would do: a request costs about 0.1 ms, socket calls included, so one thread serves
@@ -920,7 +915,6 @@ static int start_listener(struct api_listener *l, int fd, const char *what, char
 {
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			     MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-	pthread_attr_t attr;
 	int rc;
 
 	l->fd = fd;
@@ -942,7 +936,7 @@ static int start_listener(struct api_listener *l, int fd, const char *what, char
 		    flags, 0, NULL, NULL, on_request, w, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, l,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(2 * API_MAX_CONNECTIONS),
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)API_CONN_TIMEOUT_S,
-		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)API_THREAD_STACK,
+		    MHD_OPTION_THREAD_STACK_SIZE, (size_t)THREAD_STACK_BYTES,
 		    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION,
 		    on_connection, w, MHD_OPTION_END);
 		if (!w->daemon) {
@@ -950,10 +944,7 @@ static int start_listener(struct api_listener *l, int fd, const char *what, char
 			return -1;
 		}
 	}
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, API_THREAD_STACK);
-	rc = pthread_create(&l->acceptor, &attr, acceptor_main, l);
-	pthread_attr_destroy(&attr);
+	rc = thread_start(&l->acceptor, acceptor_main, l);
 	if (rc) {
 		err_printf(err, errlen, "api: cannot start a thread for %s: %s", what,
 			   strerror(rc));

@@ -36,6 +36,7 @@
 #include "log/log.h"
 #include "strategy/proc_table.h"
 #include "strategy/strategy.h"
+#include "thread.h"
 
 /* Distinct dirty processes held between two passes; more at once: a full rescan. */
 #define DIRTY_MAX   8192
@@ -621,7 +622,6 @@ int strategy_resolver_start(const struct strategy_rule *rules, size_t n, const c
 			    unsigned int interval_ms)
 {
 	pthread_condattr_t cattr;
-	pthread_attr_t attr;
 	struct dirty *slots;
 	int err;
 
@@ -662,10 +662,7 @@ int strategy_resolver_start(const struct strategy_rule *rules, size_t n, const c
 	if (err)
 		goto fail;
 
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, 256 * 1024);
-	err = -pthread_create(&resolver.thread, &attr, resolver_main, NULL);
-	pthread_attr_destroy(&attr);
+	err = -thread_start(&resolver.thread, resolver_main, NULL);
 	if (err)
 		goto fail;
 	resolver.running = true;
