@@ -95,10 +95,9 @@ static __u32 nr_cpu_ids;
  * Per CPU: the task running there (BPF-private), and the one the scheduling loop (or a
  * priority task, see preempt_for()) just preempted. A task preempted by the loop does not
  * go back up: that would wake the loop again and preempt the next task, a livelock that
- * on one CPU starves everything. It waits
- * in SHARED instead (not at the head of this CPU's queue: then the CPU would not ask
- * ops.dispatch() for work when the loop sleeps, and the loop's fresh decisions would wait
- * for the end of its slice).
+ * on one CPU starves everything. It waits in SHARED instead (not at the head of this
+ * CPU's queue: then the CPU would not ask ops.dispatch() for work when the loop sleeps,
+ * and the loop's fresh decisions would wait for the end of its slice).
  */
 struct cpu_ctx {
 	s32 running_pid;
@@ -310,12 +309,15 @@ static u64 fallback_vtime(const struct task_struct *p, const struct task_ctx *tc
 	return tctx->vtime + tctx->ran_ns * 100 / weight;
 }
 
-static void kick_idle_cpu(const struct task_struct *p)
+/* Wake an idle CPU @p may use; false when none is idle. */
+static bool kick_idle_cpu(const struct task_struct *p)
 {
 	s32 cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 
-	if (cpu >= 0)
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	if (cpu < 0)
+		return false;
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	return true;
 }
 
 static bool has_waiting_work(void)
@@ -442,6 +444,14 @@ static void insert_direct(struct task_struct *p, u64 slice, u64 enq_flags)
 	count(&counters.nr_kernel_dispatches);
 }
 
+/* @cpu runs no priority task and @p may use it. */
+static bool runs_normal_task_for(s32 cpu, const struct task_struct *p)
+{
+	struct gthulhu_cpu_state *st = cpu_state_of(cpu);
+
+	return st && !st->prio_level && bpf_cpumask_test_cpu(cpu, p->cpus_ptr);
+}
+
 /*
  * A priority task found no idle CPU: take one from a normal task, its own first. The
  * normal task it displaces waits in SHARED like one the loop preempted (see cpu_ctx): a
@@ -449,18 +459,14 @@ static void insert_direct(struct task_struct *p, u64 slice, u64 enq_flags)
  */
 static void preempt_for(const struct task_struct *p)
 {
-	s32 prev = scx_bpf_task_cpu(p);
-	struct gthulhu_cpu_state *st = cpu_state_of(prev);
+	s32 cpu, victim = scx_bpf_task_cpu(p);
 	struct cpu_ctx *cctx;
-	s32 cpu, victim = -1;
 
-	if (st && !st->prio_level && bpf_cpumask_test_cpu(prev, p->cpus_ptr)) {
-		victim = prev;
-	} else {
+	if (!runs_normal_task_for(victim, p)) {
+		victim = -1;
 		bpf_for(cpu, 0, nr_cpu_ids)
 		{
-			st = cpu_state_of(cpu);
-			if (st && !st->prio_level && bpf_cpumask_test_cpu(cpu, p->cpus_ptr)) {
+			if (runs_normal_task_for(cpu, p)) {
 				victim = cpu;
 				break;
 			}
@@ -495,7 +501,6 @@ static bool place_prio_wakeup(struct task_struct *p, struct task_ctx *tctx, u64 
 {
 	u64 gen = strategy_gen;
 	u32 level = tctx->prio_level;
-	s32 cpu;
 
 	if (!(enq_flags & SCX_ENQ_WAKEUP) || fallback_active || !gen || tctx->strategy_gen != gen ||
 	    !level || level > GTHULHU_PRIO_MAX)
@@ -506,10 +511,7 @@ static bool place_prio_wakeup(struct task_struct *p, struct task_ctx *tctx, u64 
 	count(&counters.nr_kernel_dispatches);
 	count(&counters.nr_prio_dispatches);
 	count(&counters.nr_prio_fast_wakeups);
-	cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
-	if (cpu >= 0)
-		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-	else
+	if (!kick_idle_cpu(p))
 		preempt_for(p);
 	return true;
 }
