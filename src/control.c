@@ -350,7 +350,8 @@ int control_start(const struct gthulhu_config *cfg, const char *config_path, con
 			strerror(-rc));
 
 	ctl.reload_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	rc = ctl.reload_fd < 0 ? errno : thread_start(&ctl.reload_thread, reload_main, NULL);
+	rc = ctl.reload_fd < 0 ? errno
+			       : thread_start(&ctl.reload_thread, "gt-reload", reload_main, NULL);
 	if (rc) {
 		log_msg(LOG_ERROR, "cannot start the reload thread: %s", strerror(rc));
 		goto fail_resolver;

@@ -107,7 +107,7 @@ static int start_metrics(const struct gthulhu_config *cfg)
 	if (!agent.metrics)
 		return -ENOMEM;
 	agent.stop = false;
-	err = thread_start(&agent.collector, collector_main, NULL);
+	err = thread_start(&agent.collector, "gt-pod-metrics", collector_main, NULL);
 	if (err) {
 		pod_metrics_free(agent.metrics);
 		agent.metrics = NULL;

@@ -182,7 +182,7 @@ int proc_events_start(void)
 	}
 	__atomic_store_n(&pe.stop, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&pe.lost, 0, __ATOMIC_RELAXED);
-	err = -thread_start(&pe.thread, consume_main, NULL);
+	err = -thread_start(&pe.thread, "gt-proc-events", consume_main, NULL);
 	if (err)
 		goto fail;
 	pe.running = true;

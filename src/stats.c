@@ -92,7 +92,7 @@ int stats_start(const struct loader *ld, const struct sched_loop *l, unsigned in
 	stats.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (stats.wake_fd < 0)
 		return -errno;
-	err = thread_start(&stats.thread, stats_main, NULL);
+	err = thread_start(&stats.thread, "gt-stats", stats_main, NULL);
 	if (err) {
 		close(stats.wake_fd);
 		stats.wake_fd = -1;

@@ -944,7 +944,7 @@ static int start_listener(struct api_listener *l, int fd, const char *what, char
 			return -1;
 		}
 	}
-	rc = thread_start(&l->acceptor, acceptor_main, l);
+	rc = thread_start(&l->acceptor, "gt-api-accept", acceptor_main, l);
 	if (rc) {
 		err_printf(err, errlen, "api: cannot start a thread for %s: %s", what,
 			   strerror(rc));

@@ -37,6 +37,7 @@
 #include "k8s/kube_client.h"
 #include "log/log.h"
 #include "strategy/strategy_json.h"
+#include "thread.h"
 
 #define PODS_PATH	"/api/v1/pods"
 #define STRATEGIES_PATH "/apis/gthulhu.io/v1alpha1/schedulingstrategies"
@@ -1945,7 +1946,7 @@ struct kube_client *kube_client_start(const struct kube_client_options *o, char 
 
 		if (!s->easy)
 			continue;
-		if (pthread_create(&s->thread, NULL, stream_main, s)) {
+		if (thread_start(&s->thread, "gt-k8s-watch", stream_main, s)) {
 			err_printf(err, errlen, "kubernetes: cannot start a thread");
 			kube_client_stop(c);
 			return NULL;

@@ -662,7 +662,7 @@ int strategy_resolver_start(const struct strategy_rule *rules, size_t n, const c
 	if (err)
 		goto fail;
 
-	err = -thread_start(&resolver.thread, resolver_main, NULL);
+	err = -thread_start(&resolver.thread, "gt-resolver", resolver_main, NULL);
 	if (err)
 		goto fail;
 	resolver.running = true;
