@@ -6,6 +6,13 @@
  * it coalesces events, re-reads only the processes named, and rescans everything when
  * told records were lost.
  *
+ * The thread sleeps until a record comes (or proc_events_stop() rings its eventfd): no
+ * timed polling, and while the resolver wants no events (no rule needs the process table)
+ * the BPF side makes none (its `wanted`, mirrored from the resolver), so an idle daemon
+ * never wakes it. After a wake-up it waits BATCH_MS before looking again: a burst of
+ * forks then costs a wake-up per BATCH_MS, not one per fork, and the resolver coalesces
+ * events for STRATEGY_COALESCE_MS anyway.
+ *
  * When anything here fails (no BTF, an old kernel, no permission), the resolver is never
  * told events are active and keeps rescanning /proc every interval, as before; the reason
  * is logged. If the thread dies later, the resolver is told to go back to rescans.
@@ -13,6 +20,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -22,8 +33,8 @@
 #include "strategy/strategy.h"
 #include "thread.h"
 
-/* How long one poll may sleep: the bound on how long proc_events_stop() waits. */
-#define POLL_MS 100
+/* The least time between two looks at the ring while events flow. */
+#define BATCH_MS 10
 
 /* The record of proc_events.bpf.c; every record's size is checked against it. */
 struct proc_rec {
@@ -36,6 +47,8 @@ static struct {
 	pthread_mutex_t lock; /* start/stop */
 	struct proc_events_bpf *skel;
 	struct ring_buffer *rb;
+	int epfd;    /* the ring and stop_fd */
+	int stop_fd; /* eventfd: proc_events_stop() wakes the thread */
 	pthread_t thread;
 	bool running;
 	bool stop;	 /* atomic: read by the thread */
@@ -43,7 +56,7 @@ static struct {
 	uint64_t events; /* atomic */
 	uint64_t lost;	 /* atomic: as last read from the BPF side */
 	uint64_t bad;	 /* records of an unexpected size or kind */
-} pe = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} pe = {.lock = PTHREAD_MUTEX_INITIALIZER, .epfd = -1, .stop_fd = -1};
 
 static int on_record(void *ctx, void *data, size_t size)
 {
@@ -77,16 +90,26 @@ static void check_lost(void)
 
 static void *consume_main(void *arg)
 {
+	const struct timespec batch = {.tv_nsec = BATCH_MS * 1000000L};
+	struct epoll_event events[2];
 	int err = 0;
 
 	while (!__atomic_load_n(&pe.stop, __ATOMIC_ACQUIRE)) {
-		int n = ring_buffer__poll(pe.rb, POLL_MS);
+		int n = epoll_wait(pe.epfd, events, 2, -1);
 
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+			break;
+		}
+		n = ring_buffer__consume(pe.rb);
 		if (n < 0 && n != -EINTR) {
 			err = n;
 			break;
 		}
+		/* Lost records mean a full ring, which wakes this thread: no timer needed. */
 		check_lost();
+		if (n > 0)
+			nanosleep(&batch, NULL);
 	}
 	if (err) {
 		__atomic_store_n(&pe.active, false, __ATOMIC_RELAXED);
@@ -138,10 +161,34 @@ static int check_tracepoints(struct proc_events_bpf *skel)
 
 static void teardown(void)
 {
+	strategy_resolver_mirror_tracking(NULL);
+	if (pe.epfd >= 0)
+		close(pe.epfd);
+	if (pe.stop_fd >= 0)
+		close(pe.stop_fd);
+	pe.epfd = pe.stop_fd = -1;
 	ring_buffer__free(pe.rb);
 	pe.rb = NULL;
 	proc_events_bpf__destroy(pe.skel);
 	pe.skel = NULL;
+}
+
+/* The thread's epoll set: the ring's own epoll fd, and stop_fd. 0 or -errno. */
+static int wait_set_up(void)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	pe.epfd = epoll_create1(EPOLL_CLOEXEC);
+	pe.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (pe.epfd < 0 || pe.stop_fd < 0 ||
+	    epoll_ctl(pe.epfd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(pe.rb), &ev) ||
+	    epoll_ctl(pe.epfd, EPOLL_CTL_ADD, pe.stop_fd, &ev)) {
+		int err = -errno;
+
+		log_msg(LOG_INFO, "process events: cannot set up the wait: %s", strerror(-err));
+		return err;
+	}
+	return 0;
 }
 
 int proc_events_start(void)
@@ -180,6 +227,10 @@ int proc_events_start(void)
 		log_msg(LOG_INFO, "process events: cannot map the ring buffer: %s", strerror(-err));
 		goto fail;
 	}
+	err = wait_set_up();
+	if (err)
+		goto fail;
+	strategy_resolver_mirror_tracking(&pe.skel->bss->wanted);
 	__atomic_store_n(&pe.stop, false, __ATOMIC_RELAXED);
 	__atomic_store_n(&pe.lost, 0, __ATOMIC_RELAXED);
 	err = -thread_start(&pe.thread, "gt-proc-events", consume_main, NULL);
@@ -206,7 +257,12 @@ void proc_events_stop(void)
 {
 	pthread_mutex_lock(&pe.lock);
 	if (pe.running) {
+		uint64_t one = 1;
+
 		__atomic_store_n(&pe.stop, true, __ATOMIC_RELEASE);
+		if (write(pe.stop_fd, &one, sizeof(one)) != sizeof(one))
+			log_msg(LOG_WARN, "process events: cannot wake the reader: %s",
+				strerror(errno));
 		pthread_join(pe.thread, NULL);
 		pe.running = false;
 		if (__atomic_exchange_n(&pe.active, false, __ATOMIC_RELAXED))

@@ -9,6 +9,10 @@
  * nothing more is needed here. When the ring is full the record is counted in `lost`
  * instead, and user space answers any loss with a full rescan of /proc.
  *
+ * `wanted` is the resolver's "notes are wanted" (strategy_resolver_mirror_tracking()):
+ * while no rule and no pod tracking needs the process table, no record is made, and the
+ * reader, which sleeps until a record comes, is never woken.
+ *
  * One binary for 6.12 through 7.x: every tracepoint used exists with the same leading
  * arguments on all of them (sched_process_exit gained a trailing group_dead in 6.16; it
  * is not read, the exit of the whole process is told from signal->live instead), and
@@ -50,11 +54,15 @@ struct {
 
 /* Records dropped because the ring was full. Read by user space; only ever grows. */
 __u64 lost = 0;
+/* Written by user space: make records at all. */
+bool wanted = false;
 
 static __always_inline void emit(u32 kind, struct task_struct *task)
 {
 	struct gthulhu_proc_rec *r;
 
+	if (!wanted)
+		return;
 	r = bpf_ringbuf_reserve(&proc_events, sizeof(*r), 0);
 	if (!r) {
 		__sync_fetch_and_add(&lost, 1);

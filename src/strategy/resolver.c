@@ -77,6 +77,7 @@ static struct {
 	pthread_cond_t idle; /* idle_wait(): a pass ended */
 	bool stop;
 	bool tracking;	    /* notes are wanted */
+	bool *tracking_to;  /* where to mirror it (the event source's gate) */
 	bool events_active; /* an event source runs */
 	bool force_scan;
 	bool pods_changed;
@@ -89,6 +90,23 @@ static struct {
 } ev = {.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake = PTHREAD_COND_INITIALIZER,
 	.idle = PTHREAD_COND_INITIALIZER};
+
+/* With ev.lock held. Opened before the scan that follows, so no event falls between. */
+static void set_tracking(bool on)
+{
+	ev.tracking = on;
+	if (ev.tracking_to)
+		__atomic_store_n(ev.tracking_to, on, __ATOMIC_RELEASE);
+}
+
+void strategy_resolver_mirror_tracking(bool *where)
+{
+	pthread_mutex_lock(&ev.lock);
+	ev.tracking_to = where;
+	if (where)
+		__atomic_store_n(where, ev.tracking, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&ev.lock);
+}
 
 static struct {
 	pthread_mutex_t lock;
@@ -345,7 +363,7 @@ static int refresh_and_rebuild(bool force, bool rules_changed)
 	int err;
 
 	pthread_mutex_lock(&ev.lock);
-	ev.tracking = tracking;
+	set_tracking(tracking);
 	take_dirty();
 	scan = force || ev.overflow || ev.force_scan;
 	ev.overflow = false;
@@ -582,7 +600,7 @@ int strategy_resolver_set_pods(struct pod_table *pods)
 	resolver.matcher = NULL;
 	pthread_mutex_lock(&ev.lock);
 	/* The thread takes the new set, rescans if the table lacks pods, and rebuilds. */
-	ev.tracking = needs_table();
+	set_tracking(needs_table());
 	mark_pending();
 	ev.pods_changed = true;
 	pthread_cond_signal(&ev.wake);
@@ -598,7 +616,8 @@ static void reset_events(void)
 	pthread_mutex_lock(&ev.lock);
 	free(ev.set.slots);
 	ev.set = (struct dirty_set){0};
-	ev.stop = ev.tracking = ev.force_scan = ev.pods_changed = ev.busy = ev.overflow = false;
+	ev.stop = ev.force_scan = ev.pods_changed = ev.busy = ev.overflow = false;
+	set_tracking(false);
 	memset(&ev.info, 0, sizeof(ev.info));
 	pthread_mutex_unlock(&ev.lock);
 }

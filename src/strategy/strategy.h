@@ -270,6 +270,13 @@ void strategy_resolver_note(enum strategy_proc_event kind, int32_t pid, int32_t 
 void strategy_resolver_events(bool active);
 /* Events were lost: rescan everything soon. */
 void strategy_resolver_resync(void);
+/*
+ * Keep *@where true exactly while notes are wanted (some rule or the pod tracking needs
+ * the process table), so the event source can stop producing events nobody reads: an
+ * idle daemon without strategies then wakes for none. Turned on before the rescan that
+ * starts the tracking, so no event is missed. NULL stops the mirroring.
+ */
+void strategy_resolver_mirror_tracking(bool *where);
 
 /*
  * Track Kubernetes pods with @pods (NULL: stop). While set, the resolver keeps the process

@@ -364,6 +364,37 @@ static void resolver_mirrors_the_generation(void **state)
 	assert_int_equal(strategy_snapshot_generation(NULL), 0);
 }
 
+/*
+ * The event source's gate: open exactly while a rule needs the process table (a pid rule
+ * alone does not), opened before set_rules returns, closed when the resolver stops.
+ */
+static void resolver_mirrors_whether_events_are_wanted(void **state)
+{
+	struct strategy_rule by_pid = rule(300, 0, "", 4, 0);
+	struct strategy_rule by_regex = rule(0, 0, "^cyclictest$", 20, 0);
+	bool wanted = true;
+
+	snprintf(by_pid.id, sizeof(by_pid.id), "p");
+	snprintf(by_regex.id, sizeof(by_regex.id), "r");
+	assert_int_equal(strategy_resolver_start(&by_pid, 1, PROC, 60000), 0);
+	strategy_resolver_mirror_tracking(&wanted);
+	assert_false(wanted); /* written at once */
+
+	assert_int_equal(strategy_resolver_set_rules(&by_regex, 1), 0);
+	assert_true(wanted);
+	assert_int_equal(strategy_resolver_set_rules(&by_pid, 1), 0);
+	assert_false(wanted);
+	assert_int_equal(strategy_resolver_set_rules(&by_regex, 1), 0);
+	assert_true(wanted);
+
+	strategy_resolver_stop();
+	assert_false(wanted);
+	strategy_resolver_mirror_tracking(NULL);
+	assert_int_equal(strategy_resolver_start(&by_regex, 1, PROC, 60000), 0);
+	assert_false(wanted); /* no longer written */
+	strategy_resolver_stop();
+}
+
 /* ---- pods ------------------------------------------------------------------------------ */
 
 static struct strategy_rule label_rule(const char *key, const char *value, uint32_t prio)
@@ -955,6 +986,8 @@ int main(void)
 	    cmocka_unit_test(rules_resolve_to_processes),
 	    cmocka_unit_test_teardown(resolver_applies_new_rules_at_once, teardown_resolver),
 	    cmocka_unit_test_teardown(resolver_mirrors_the_generation, teardown_resolver),
+	    cmocka_unit_test_teardown(resolver_mirrors_whether_events_are_wanted,
+				      teardown_resolver),
 	    cmocka_unit_test(label_rule_reaches_every_thread_of_the_pod),
 	    cmocka_unit_test(namespace_rule_reaches_its_pods),
 	    cmocka_unit_test(label_rule_with_a_regex),
