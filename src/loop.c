@@ -137,6 +137,11 @@ static void wait_for_room(struct sched_loop *l, bool wait)
 
 	if (wait == l->waiting_for_room)
 		return;
+	/*
+	 * Tell BPF before asking epoll: a drain after this store wakes us, and one before it
+	 * left room that EPOLL_CTL_MOD sees at once.
+	 */
+	__atomic_store_n(&l->ld->skel->bss->loop_waits_for_room, wait, __ATOMIC_SEQ_CST);
 	if (!epoll_ctl(l->epfd, EPOLL_CTL_MOD, l->answer_fd, &ev))
 		l->waiting_for_room = wait;
 }

@@ -73,6 +73,12 @@ const volatile bool pod_metrics_enabled;
  * place_prio_wakeup()); 0 while none is.
  */
 __u64 strategy_gen;
+/*
+ * Written by user space: the loop waits for room in the answer ring (it was full). Only
+ * then does draining it need to wake anyone; otherwise each drain would raise an irq_work
+ * (a self-IPI) for nobody.
+ */
+bool loop_waits_for_room;
 
 /* Read by user space through the skeleton. */
 struct gthulhu_counters counters;
@@ -159,6 +165,8 @@ struct {
 } retries SEC(".maps");
 
 #define MAX_RETRIES 64
+/* Entries in `retries`: an empty queue is not popped (its lock) on every dispatch. */
+static u64 nr_retries_queued;
 
 /* Decisions drained from the ring in one ops.dispatch(), handled after the drain. */
 #define DRAIN_BATCH 64
@@ -660,6 +668,8 @@ static void retry_later(const struct dispatched_task *d, u32 tries)
 
 	if (tries >= MAX_RETRIES || bpf_map_push_elem(&retries, &e, 0))
 		count(&counters.nr_failed_dispatches);
+	else
+		__sync_fetch_and_add(&nr_retries_queued, 1);
 }
 
 static long collect_decision(struct bpf_dynptr *dynptr, void *ctx)
@@ -686,8 +696,9 @@ static void run_retries(void)
 
 	bpf_for(i, 0, 16)
 	{
-		if (bpf_map_pop_elem(&retries, &e))
+		if (!nr_retries_queued || bpf_map_pop_elem(&retries, &e))
 			break;
+		__sync_fetch_and_sub(&nr_retries_queued, 1);
 		if (!handle_decision(&e.d)) {
 			count(&counters.nr_retry_dispatches);
 			retry_later(&e.d, e.tries + 1);
@@ -704,7 +715,8 @@ static void drain_decisions(void)
 	if (!buf)
 		return;
 	buf->n = 0;
-	bpf_user_ringbuf_drain(&dispatched, collect_decision, NULL, 0);
+	bpf_user_ringbuf_drain(&dispatched, collect_decision, NULL,
+			       loop_waits_for_room ? 0 : BPF_RB_NO_WAKEUP);
 	n = buf->n;
 	if (!n)
 		return;
