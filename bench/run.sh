@@ -280,6 +280,7 @@ done
 expected+=("latency_idle/default/p50_us" "latency_idle/default/p99_us")
 expected+=("throughput_hackbench/gthulhu-k8s/time_s" "overhead_hackbench/gthulhu-k8s/share_pct")
 expected+=("overhead_stress/gthulhu/share_pct" "overhead_hackbench/gthulhu/share_pct"
+	"overhead_stress/gthulhu/bpf_share_pct" "overhead_hackbench/gthulhu/bpf_share_pct"
 	"api_load/gthulhu-strategy-api/rate" "api_load/gthulhu-strategy-api/errors"
 	"api_load/gthulhu-strategy-api/dropped" "api_load/gthulhu-strategy-api/timeouts")
 for t in 16 256 4096; do
@@ -402,21 +403,24 @@ plot "$out/throughput.dat" using 0:2:xtic(1) with boxes title "measured", \
      '' using 0:3 with points pt 7 ps 1.5 lc rgb "red" title "target"
 PLOT
 {
-	echo "# workload share"
-	echo "\"stress-ng --cpu $cpus\" $(num overhead_stress/gthulhu/share_pct)"
-	echo "\"hackbench\" $(num overhead_hackbench/gthulhu/share_pct)"
+	echo "# workload user_space_share bpf_share"
+	echo "\"stress-ng --cpu $cpus\" $(num overhead_stress/gthulhu/share_pct) $(num overhead_stress/gthulhu/bpf_share_pct)"
+	echo "\"hackbench\" $(num overhead_hackbench/gthulhu/share_pct) $(num overhead_hackbench/gthulhu/bpf_share_pct)"
 } >"$out/overhead.dat"
 plot overhead <<PLOT
-set title "Gthulhu's own CPU time, % of busy CPU time (median of $reps)\n$title_meta"
+set title "Gthulhu's CPU time, % of busy CPU time (median of $reps)\n$title_meta"
+set style data histograms
+set style histogram rowstacked
 set style fill solid 0.85 border -1
 set boxwidth 0.5
 set yrange [0:*]
 set ylabel "%"
 set grid ytics
-set xrange [-0.6:1.6]
+set key top left
 set arrow from graph 0, first 3 to graph 1, first 3 nohead dt 2 lw 2 lc rgb "red"
-set label "target 3 %" at graph 0.02, first 3 offset 0,0.6 tc rgb "red"
-plot "$out/overhead.dat" using 0:2:xtic(1) with boxes notitle
+set label "target 3 % (user space)" at graph 0.02, first 3 offset 0,0.6 tc rgb "red"
+plot "$out/overhead.dat" using 2:xtic(1) title "user space (the daemon's threads)", \
+     '' using 3 title "BPF half (in other tasks' time)"
 PLOT
 {
 	echo "# tasks ns_s0 ns_s100 instr_s0 instr_s100"
@@ -506,9 +510,11 @@ nfail=$(awk 'END { print NR }' "$out/failures.txt")
 	echo "| priority dispatches during the strategy run | | $(fmt "$(M latency/gthulhu/nr_prio_dispatches)") | $(fmt "$(M latency/gthulhu-strategy/nr_prio_dispatches)") | | > 0 | $(verdict "$(M latency/gthulhu-strategy/nr_prio_dispatches)" ">=" 1 "latency,gthulhu-strategy") |"
 	echo "| of which wake-ups placed by BPF from the last decision (fast path) | | $(fmt "$(M latency/gthulhu/nr_prio_fast_wakeups)") | $(fmt "$(M latency/gthulhu-strategy/nr_prio_fast_wakeups)") | | | |"
 	echo "| Gthulhu CPU share under stress-ng --cpu $cpus (%) | | $(fmt "$(M overhead_stress/gthulhu/share_pct)") | | | ≤ 3 | $(verdict "$(M overhead_stress/gthulhu/share_pct)" "<=" 3 overhead_stress) |"
+	echo "| + its BPF half under stress-ng --cpu $cpus (%): BPF / user space + BPF | | $(fmt "$(M overhead_stress/gthulhu/bpf_share_pct)") / $(fmt "$(M overhead_stress/gthulhu/total_share_pct)") | | | | |"
 	echo "| hackbench time (s) as a Kubernetes node agent (pod metrics on) | | $(fmt "$hb_k") | | $(ratio "$hb_k" "$hb_g") (agent / plain) | | |"
 	echo "| Gthulhu CPU share under hackbench as a node agent (%) | | $(fmt "$(M overhead_hackbench/gthulhu-k8s/share_pct)") | | | | |"
 	echo "| Gthulhu CPU share under hackbench (%) | | $(fmt "$(M overhead_hackbench/gthulhu/share_pct)") | | | ≤ 3 | $(verdict "$(M overhead_hackbench/gthulhu/share_pct)" "<=" 3 throughput_hackbench) |"
+	echo "| + its BPF half under hackbench (%): BPF / user space + BPF | | $(fmt "$(M overhead_hackbench/gthulhu/bpf_share_pct)") / $(fmt "$(M overhead_hackbench/gthulhu/total_share_pct)") | | | | |"
 	echo "| loop latency p99 bound (µs), no API load | | $(fmt "$(M loop_latency/gthulhu/p99_le_us)") | $(fmt "$lp_n") | | | |"
 	echo "| loop latency p99 bound (µs), API load (1000 req/s) | | | $(fmt "$lp_a") | $lp_r (API / none) | ≤ 1.00 | $(verdict "$lp_r" "<=" 1.00 api_load) |"
 	echo "| wake-up latency p99 (µs) with API load | | | $(fmt "$(M latency/gthulhu-strategy-api/p99_us)") | | | |"
