@@ -25,8 +25,6 @@ const struct counter_desc counter_descs[] = {
     C(nr_prio_dispatches, false, "Tasks placed with a priority level (user space or fast path)."),
     C(nr_prio_fast_wakeups, false,
       "Priority wake-ups BPF placed itself, from the task's last decision."),
-    C(nr_expired_requeues, false,
-      "Tasks whose slice ran out, requeued by BPF with the policy's arithmetic."),
     C(nr_fallback_dispatches, false, "Tasks the BPF half ran itself while user space stalled."),
     C(nr_fallback_episodes, false, "Times user space was declared stalled."),
     C(nr_retry_dispatches, false, "Decisions that arrived before their task was parked."),

@@ -164,8 +164,6 @@ static void run_batch(struct sched_loop *l)
 	size_t room = TASK_POOL_CAPACITY - task_pool_count(&l->pool);
 
 	l->snap = strategy_current();
-	policy_advance_clock(&l->pst,
-			     __atomic_load_n(&l->ld->skel->bss->requeued_vtime, __ATOMIC_RELAXED));
 	if (room)
 		ring_buffer__consume_n(l->queued, room);
 	dispatch_pool(l);

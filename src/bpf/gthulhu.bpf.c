@@ -19,13 +19,10 @@
  * decision for a CPU the task may no longer use is bounced; a heartbeat timer wakes user
  * space when records wait unread.
  *
- * Two shortcuts, both taken only while the strategy snapshot behind the task's last
- * decision is still the published one, and both giving the answer user space would give:
- * a task whose last decision gave it a strategy priority is placed in PRIO by
- * ops.enqueue() itself when it wakes up (place_prio_wakeup()), which saves the round trip
- * where a latency-critical task waits; and a task without a strategy effect whose slice
- * ran out goes back to SHARED by the policy's own arithmetic (requeue_expired()), which
- * spares the loop a wake-up for every slice of every busy task.
+ * One shortcut: a task whose last decision gave it a strategy priority is placed in PRIO
+ * by ops.enqueue() itself when it wakes up, as long as the strategy snapshot that decision
+ * used is still the published one (place_prio_wakeup()). The answer is user space's; only
+ * the round trip is saved, on the path where a latency-critical task waits.
  *
  * With pod_metrics_enabled, the callbacks also count context switches, CPU time, run-queue
  * wait, runs and migrations per cgroup (cgroup_stats, see pm_report()), so per-pod figures
@@ -82,12 +79,6 @@ __u64 strategy_gen;
  * (a self-IPI) for nobody.
  */
 bool loop_waits_for_room;
-/*
- * Read by user space: the largest vruntime of a task requeue_expired() placed. User space
- * never sees those tasks, and its clock (the vruntime "now" that clamps a sleeper's
- * credit) must still follow them (policy_advance_clock()).
- */
-__u64 requeued_vtime;
 
 /* Read by user space through the skeleton. */
 struct gthulhu_counters counters;
@@ -198,13 +189,11 @@ struct task_ctx {
 	u64 exec_runtime; /* run time since the task last slept */
 	u64 start_ts;
 	u64 stop_ts;
-	u64 slice_ns;	      /* the slice of the last decision (0 = default) */
-	u32 prio_level;	      /* priority level of the last decision */
-	u64 strategy_gen;     /* strategy snapshot generation of the last decision */
-	bool decided;	      /* user space has decided for it at least once */
-	bool strategy_effect; /* a strategy set the last decision's level or slice */
-	u64 parked_at;	      /* when it was parked */
-	bool parked;	      /* in PARKED (or on its way there) awaiting a decision */
+	u64 slice_ns;	  /* the slice of the last decision (0 = default) */
+	u32 prio_level;	  /* priority level of the last decision */
+	u64 strategy_gen; /* strategy snapshot generation of the last decision */
+	u64 parked_at;	  /* when it was parked */
+	bool parked;	  /* in PARKED (or on its way there) awaiting a decision */
 	/* Pod metrics of the current run, not reported to its cgroup yet (see pm_report()). */
 	bool pm_open;	   /* a run started here and has not been reported to its end */
 	bool pm_new_run;   /* the run itself is not counted yet */
@@ -315,20 +304,17 @@ static u64 slice_of(const struct task_ctx *tctx)
 }
 
 /*
- * The BPF half's own order of PARKED, which it consumes itself when user space stalls:
- * plain weighted vtime. Strategy priorities are user space's to apply; a safety mode that
- * let a CPU-bound priority task win every round would starve the kernel's own threads.
+ * The BPF half's own ordering key, used when it schedules without user space: plain
+ * weighted vtime. Strategy priorities are user space's to apply; a safety mode that let a
+ * CPU-bound priority task win every round would starve the kernel's own threads.
  */
 static u64 fallback_vtime(const struct task_struct *p, const struct task_ctx *tctx)
 {
-	return tctx ? gthulhu_charge(tctx->vtime, tctx->ran_ns, p->scx.weight) : 0;
-}
+	u64 weight = p->scx.weight ? p->scx.weight : 100;
 
-/* A task's key in SHARED when BPF puts it there: the deadline user space would give it. */
-static u64 shared_key(const struct task_struct *p, const struct task_ctx *tctx)
-{
-	return tctx ? gthulhu_deadline(fallback_vtime(p, tctx), tctx->exec_runtime, slice_max_ns)
-		    : 0;
+	if (!tctx)
+		return 0;
+	return tctx->vtime + tctx->ran_ns * 100 / weight;
 }
 
 /* Wake an idle CPU @p may use; false when none is idle. */
@@ -509,37 +495,6 @@ static u64 prio_key(u32 level, u64 enq_ts)
 }
 
 /*
- * A task whose slice ran out while others wait. If user space's last decision for it
- * applied no strategy, under the snapshot that is still published, user space would only
- * charge its run time and queue it in SHARED by its deadline, with no idle CPU to give
- * (the CPU it leaves is busy): BPF does that here with the same arithmetic (intf.h) and
- * that decision's slice, without waking the loop. The run time stays in ran_ns and is
- * charged when the task next goes up, at its next wake-up, where the sleep credit is
- * clamped too; user space's clock follows these tasks through requeued_vtime. A new
- * snapshot, a strategy effect, the fallback mode or a hand-back from an RT task send it up
- * as before.
- */
-static bool requeue_expired(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
-{
-	u64 vtime;
-
-	if ((enq_flags & (SCX_ENQ_WAKEUP | enq_reenq_flag())) || fallback_active ||
-	    !tctx->decided || tctx->strategy_effect || tctx->prio_level ||
-	    tctx->strategy_gen != strategy_gen)
-		return false;
-	vtime = fallback_vtime(p, tctx);
-	/* Racy between CPUs, and fine: a lost update is made good by the next requeue. */
-	if ((s64)(vtime - requeued_vtime) > 0)
-		requeued_vtime = vtime;
-	tctx->parked = false;
-	dsq_insert_vtime(p, GTHULHU_DSQ_SHARED, slice_of(tctx), shared_key(p, tctx), enq_flags);
-	count(&counters.nr_kernel_dispatches);
-	count(&counters.nr_expired_requeues);
-	kick_idle_cpu(p);
-	return true;
-}
-
-/*
  * The fast path for priority wake-ups. A wake-up is where a latency-critical task loses
  * time, and a round trip through user space costs two context switches on some CPU
  * before the task can run. When user space's last decision for the task gave it a
@@ -606,7 +561,7 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 			} else if (pctx) {
 				pctx->parked = false;
 				dsq_insert_vtime(p, GTHULHU_DSQ_SHARED, slice_of(pctx),
-						 shared_key(p, pctx), enq_flags);
+						 fallback_vtime(p, pctx), enq_flags);
 			} else {
 				dsq_insert(p, SCX_DSQ_LOCAL, slice_min_ns,
 					   enq_flags | enq_head_flag());
@@ -626,7 +581,7 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 
-	if (place_prio_wakeup(p, tctx, enq_flags) || requeue_expired(p, tctx, enq_flags))
+	if (place_prio_wakeup(p, tctx, enq_flags))
 		return;
 	if (!fallback_active && queue_to_user(p, tctx, enq_flags))
 		return;
@@ -637,7 +592,7 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 	else
 		count(&counters.nr_sched_congested);
 	tctx->parked = false;
-	dsq_insert_vtime(p, GTHULHU_DSQ_SHARED, slice_of(tctx), shared_key(p, tctx), enq_flags);
+	dsq_insert_vtime(p, GTHULHU_DSQ_SHARED, slice_of(tctx), fallback_vtime(p, tctx), enq_flags);
 	kick_idle_cpu(p);
 }
 
@@ -693,8 +648,6 @@ static bool handle_decision(const struct dispatched_task *d)
 		tctx->slice_ns = d->slice_ns;
 		tctx->prio_level = d->prio_level;
 		tctx->strategy_gen = d->strategy_gen;
-		tctx->strategy_effect = d->flags & GTHULHU_DF_STRATEGY;
-		tctx->decided = true;
 		count(&counters.nr_user_dispatches);
 		if (prio)
 			count(&counters.nr_prio_dispatches);
@@ -848,8 +801,8 @@ static void rescue_old_parked(u64 now)
 		tctx = task_ctx(p);
 		if (!tctx || !elapsed(now, tctx->parked_at, stall_timeout_ns))
 			continue;
-		if (dsq_move(&it, p, GTHULHU_DSQ_SHARED, slice_of(tctx), shared_key(p, tctx), true,
-			     0)) {
+		if (dsq_move(&it, p, GTHULHU_DSQ_SHARED, slice_of(tctx), fallback_vtime(p, tctx),
+			     true, 0)) {
 			tctx->parked = false;
 			count(&counters.nr_parked_rescued);
 		}

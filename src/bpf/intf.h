@@ -25,10 +25,7 @@
 
 /* Custom dispatch queues (ids below the kernel's built-in range). */
 enum gthulhu_dsq {
-	/*
-	 * Normal tasks with no idle CPU free, ordered by deadline (gthulhu_deadline()):
-	 * decided by user space, or put there by BPF with the same arithmetic.
-	 */
+	/* Normal tasks decided by user space with no idle CPU free, ordered by deadline. */
 	GTHULHU_DSQ_SHARED = 0x1000,
 	/* Priority tasks, ordered by level then arrival; consumed before SHARED. */
 	GTHULHU_DSQ_PRIO = 0x1001,
@@ -72,33 +69,7 @@ struct queued_task {
 enum gthulhu_dispatch_flags {
 	GTHULHU_DF_PRIORITY = 1u << 0, /* goes to the priority queue, keyed by deadline */
 	GTHULHU_DF_PREEMPT = 1u << 1,  /* may preempt a normal task when no CPU is idle */
-	GTHULHU_DF_STRATEGY = 1u << 2, /* a strategy set its level or its slice */
 };
-
-/*
- * The policy's arithmetic for a normal task, in one place for both halves: user space
- * decides with it (src/sched/policy.c), and BPF requeues a task whose slice ran out with
- * it (requeue_expired() in gthulhu.bpf.c), so both order SHARED alike.
- *
- * Charging: a task of weight w (100 for nice 0) advances 100/w ns of vruntime per ns run.
- */
-static inline __u64 gthulhu_charge(__u64 vtime, __u64 ran_ns, __u32 weight)
-{
-	if (!weight)
-		weight = 100;
-	return vtime + ran_ns * 100 / weight;
-}
-
-/*
- * The ordering key in SHARED: vruntime plus the time run since the task last slept, at
- * most 100 slices, so a task that sleeps often goes before a CPU hog of equal vruntime.
- */
-static inline __u64 gthulhu_deadline(__u64 vtime, __u64 exec_runtime, __u64 slice_max_ns)
-{
-	__u64 cap = 100 * slice_max_ns;
-
-	return vtime + (exec_runtime < cap ? exec_runtime : cap);
-}
 
 /* The policy's decision for one queued task. */
 /*
@@ -140,7 +111,6 @@ struct gthulhu_counters {
 	/* Gthulhu's own, beyond the original's set. */
 	__u64 nr_prio_dispatches;     /* priority placements: user decisions and fast wake-ups */
 	__u64 nr_prio_fast_wakeups;   /* of which wake-ups BPF placed from the last decision */
-	__u64 nr_expired_requeues;    /* slice ran out, no strategy effect: BPF requeued it */
 	__u64 nr_fallback_dispatches; /* tasks the BPF half ran itself while user space stalled */
 	__u64 nr_fallback_episodes;   /* times user space was declared stalled */
 	__u64 nr_retry_dispatches;    /* decisions that arrived before their task was parked */

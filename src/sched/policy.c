@@ -7,9 +7,14 @@
 
 #include "sched/policy.h"
 
+/* sched_ext's weight for nice 0; a task of weight w advances 100/w times as fast. */
+#define WEIGHT_NICE0 100
+
 uint64_t policy_charge(uint64_t vtime, uint64_t ran_ns, uint32_t weight)
 {
-	return gthulhu_charge(vtime, ran_ns, weight);
+	if (!weight)
+		weight = WEIGHT_NICE0;
+	return vtime + ran_ns * WEIGHT_NICE0 / weight;
 }
 
 uint64_t policy_clamp_sleep_credit(uint64_t vtime, uint64_t min_vruntime, uint64_t slice_max_ns)
@@ -22,7 +27,9 @@ uint64_t policy_clamp_sleep_credit(uint64_t vtime, uint64_t min_vruntime, uint64
 
 uint64_t policy_deadline(uint64_t vtime, uint64_t exec_runtime, uint64_t slice_max_ns)
 {
-	return gthulhu_deadline(vtime, exec_runtime, slice_max_ns);
+	uint64_t cap = 100 * slice_max_ns;
+
+	return vtime + (exec_runtime < cap ? exec_runtime : cap);
 }
 
 uint64_t policy_slice(const struct policy_config *cfg, uint64_t nr_waiting)
@@ -30,12 +37,6 @@ uint64_t policy_slice(const struct policy_config *cfg, uint64_t nr_waiting)
 	uint64_t slice = cfg->slice_max_ns / (nr_waiting + 1);
 
 	return slice < cfg->slice_min_ns ? cfg->slice_min_ns : slice;
-}
-
-void policy_advance_clock(struct policy_state *st, uint64_t vtime)
-{
-	if ((int64_t)(vtime - st->min_vruntime) > 0)
-		st->min_vruntime = vtime;
 }
 
 void policy_account(const struct policy_config *cfg, struct policy_state *st,
@@ -88,15 +89,14 @@ void policy_decide(const struct policy_config *cfg, struct policy_state *st,
 	out->vtime = t->vtime;
 	out->prio_level = t->prio_level;
 	out->slice_ns = t->slice_ns ? t->slice_ns : policy_slice(cfg, nr_waiting);
-	if (t->prio_level || t->slice_ns)
-		out->flags |= GTHULHU_DF_STRATEGY;
 	if (t->prio_level) {
-		out->flags |= GTHULHU_DF_PRIORITY | GTHULHU_DF_PREEMPT;
+		out->flags = GTHULHU_DF_PRIORITY | GTHULHU_DF_PREEMPT;
 		out->deadline =
 		    ((uint64_t)(GTHULHU_PRIO_MAX - t->prio_level) << GTHULHU_PRIO_KEY_SHIFT) |
 		    (t->key & ((1ull << GTHULHU_PRIO_KEY_SHIFT) - 1));
 	} else {
 		out->deadline = t->key;
-		policy_advance_clock(st, t->vtime);
+		if ((int64_t)(t->vtime - st->min_vruntime) > 0)
+			st->min_vruntime = t->vtime;
 	}
 }

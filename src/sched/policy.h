@@ -46,14 +46,6 @@ uint64_t policy_clamp_sleep_credit(uint64_t vtime, uint64_t min_vruntime, uint64
 uint64_t policy_deadline(uint64_t vtime, uint64_t exec_runtime, uint64_t slice_max_ns);
 uint64_t policy_slice(const struct policy_config *cfg, uint64_t nr_waiting);
 
-/*
- * The vruntime "now" moves to @vtime if that is later. policy_decide() calls it for every
- * normal task; the loop calls it with the vruntime of the tasks BPF requeued on its own
- * (requeued_vtime in gthulhu.bpf.c), which user space never sees, so that a task waking
- * after a long sleep is clamped against the vruntime of the tasks that kept running.
- */
-void policy_advance_clock(struct policy_state *st, uint64_t vtime);
-
 /* Turn a record from the kernel (and its strategy, if any) into a pooled task. */
 void policy_account(const struct policy_config *cfg, struct policy_state *st,
 		    const struct queued_task *rec, const struct strategy_effect *effect,

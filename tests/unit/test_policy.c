@@ -144,37 +144,12 @@ static void decide_fills_the_answer(void **state)
 	policy_decide(&cfg, &st, &t, GTHULHU_CPU_ANY, 100, &d);
 	assert_int_equal(d.slice_ns, 2000000); /* the strategy's own slice wins */
 	assert_int_equal(d.cpu, GTHULHU_CPU_ANY);
-	/* BPF must not requeue this task by itself: its slice is a strategy's. */
-	assert_int_equal(d.flags, GTHULHU_DF_STRATEGY);
 
 	policy_account(&cfg, &st, &r, &prio, &t);
 	policy_decide(&cfg, &st, &t, GTHULHU_CPU_ANY, 0, &d);
-	assert_int_equal(d.flags, GTHULHU_DF_PRIORITY | GTHULHU_DF_PREEMPT | GTHULHU_DF_STRATEGY);
+	assert_int_equal(d.flags, GTHULHU_DF_PRIORITY | GTHULHU_DF_PREEMPT);
 	assert_int_equal(d.prio_level, 20);
 	assert_int_equal(d.deadline >> 56, 0); /* level 20 sorts first in the BPF queue */
-}
-
-/*
- * Tasks BPF requeued on its own move the clock too (the loop passes their vruntime), so a
- * long sleeper waking among CPU hogs user space has not seen gets one slice of credit,
- * not the whole time the hogs ran.
- */
-static void clock_follows_tasks_bpf_requeued(void **state)
-{
-	struct policy_state st = {.min_vruntime = 1000000000};
-	struct queued_task sleeper = rec(1, 0, 0, 100, 0);
-	struct policy_task t;
-
-	policy_advance_clock(&st, 900000000); /* never backwards */
-	assert_int_equal(st.min_vruntime, 1000000000);
-	policy_advance_clock(&st, 9000000000);
-	assert_int_equal(st.min_vruntime, 9000000000);
-	policy_account(&cfg, &st, &sleeper, NULL, &t);
-	assert_int_equal(t.vtime, 9000000000 - cfg.slice_max_ns);
-	/* Signed: a clock near the wrap still moves forward past it. */
-	st.min_vruntime = UINT64_MAX - 10;
-	policy_advance_clock(&st, 5);
-	assert_int_equal(st.min_vruntime, 5);
 }
 
 static void restricted_mask_is_carried(void **state)
@@ -202,7 +177,6 @@ int main(void)
 	    cmocka_unit_test(priority_beats_every_normal_task),
 	    cmocka_unit_test(equal_priority_keeps_arrival_order),
 	    cmocka_unit_test(decide_fills_the_answer),
-	    cmocka_unit_test(clock_follows_tasks_bpf_requeued),
 	    cmocka_unit_test(restricted_mask_is_carried),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
