@@ -65,7 +65,7 @@ t0=$(date +%s)
 # ------------------------------------------------------------------ settings
 if ((smoke)); then
 	mode=smoke reps=1
-	hb_groups=2 hb_loops=20 sock_s=3 lat_s=4 ovh_s=4 robust_s=30
+	hb_groups=2 hb_loops=20 sock_s=3 lat_s=4 ovh_s=4 robust_s=60
 	dec_iters=200000 dec_rounds=3 cg_iters=2000
 	ps_procs=2000 ps_rounds=3
 else
