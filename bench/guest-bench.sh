@@ -237,18 +237,20 @@ bpf_ticks() {
 		for (i = 1; i < NF; i++) if ($i == "run_time_ns") { ns += $(i + 1); timed++ }
 	} END { if (n && timed) printf "%.2f", ns / 1e7 }'
 }
-# overhead_data WORKLOAD SCHED REP PROC_TICKS BPF_TICKS BUSY_TICKS: the figures of one run.
+# overhead_data WORKLOAD SCHED REP PROC_TICKS BPF_TICKS_BEFORE BPF_TICKS_AFTER BUSY_TICKS:
+# the figures of one run (a BPF reading is empty when bpftool gave no run time).
 overhead_data() {
 	data "$1" "$2" "$3" gthulhu_ticks "$4"
-	data "$1" "$2" "$3" busy_ticks "$6"
-	data "$1" "$2" "$3" share_pct "$(pct "$4" "$6")"
-	if [ -z "$5" ]; then
+	data "$1" "$2" "$3" busy_ticks "$7"
+	data "$1" "$2" "$3" share_pct "$(pct "$4" "$7")"
+	if [ -z "$5" ] || [ -z "$6" ]; then
 		fail "$1" "$2" "$3" "BPF run time not measured (bpftool prog show gave no run_time_ns for gthulhu_*)"
 		return
 	fi
-	data "$1" "$2" "$3" bpf_ticks "$5"
-	data "$1" "$2" "$3" bpf_share_pct "$(pct "$5" "$6")"
-	data "$1" "$2" "$3" total_share_pct "$(pct "$(awk -v a="$4" -v b="$5" 'BEGIN { print a + b }')" "$6")"
+	_bpf=$(fsub "$6" "$5")
+	data "$1" "$2" "$3" bpf_ticks "$_bpf"
+	data "$1" "$2" "$3" bpf_share_pct "$(pct "$_bpf" "$7")"
+	data "$1" "$2" "$3" total_share_pct "$(pct "$(awk -v a="$4" -v b="$_bpf" 'BEGIN { print a + b }')" "$7")"
 }
 
 # 1. Throughput: hackbench (perf bench sched messaging's ancestor) time, lower is better.
@@ -274,8 +276,8 @@ run_hackbench() { # SCHED REP
 	fi
 	data throughput_hackbench "$1" "$2" time_s "$_t"
 	if is_gthulhu "$1"; then
-		overhead_data overhead_hackbench "$1" "$2" "$(fsub "$_c1" "$_c0")" \
-			"$([ -n "$_p0" ] && [ -n "$_p1" ] && fsub "$_p1" "$_p0")" $((_b1 - _b0))
+		overhead_data overhead_hackbench "$1" "$2" "$(fsub "$_c1" "$_c0")" "$_p0" "$_p1" \
+			$((_b1 - _b0))
 	fi
 }
 
@@ -364,8 +366,8 @@ run_overhead() { # REP
 		fail overhead_stress gthulhu "$1" "stress-ng --cpu ended early"
 		return
 	fi
-	overhead_data overhead_stress gthulhu "$1" "$(fsub "$_c1" "$_c0")" \
-		"$([ -n "$_p0" ] && [ -n "$_p1" ] && fsub "$_p1" "$_p0")" $((_b1 - _b0))
+	overhead_data overhead_stress gthulhu "$1" "$(fsub "$_c1" "$_c0")" "$_p0" "$_p1" \
+		$((_b1 - _b0))
 }
 
 # Issue #3: a thousand API requests per second must not raise the loop's latency.

@@ -8,7 +8,7 @@
  * on the heap, so THREAD_STACK_BYTES is plenty.
  *
  * Each thread gets a name (at most 15 characters), so `top -H`, /proc/<pid>/task/<tid>/comm
- * and the bench's per-thread figures say which part of the daemon spends the time.
+ * and a profile say which part of the daemon spends the time.
  */
 #ifndef GTHULHU_THREAD_H
 #define GTHULHU_THREAD_H
