@@ -34,6 +34,9 @@ const struct counter_desc counter_descs[] = {
     C(nr_parked_rescued, false, "Tasks that waited longer than the stall timeout: rescued."),
     C(nr_starvation_guards, false, "Times the shared queue was served before priority tasks."),
     C(nr_metrics_dropped, false, "Pod metrics reports lost: the per-cgroup map was full."),
+    C(nr_loop_wakeups, false, "Times the BPF half woke the sleeping scheduling loop."),
+    C(nr_records_deferred, false,
+      "Tasks sent up without waking the loop: every CPU was busy, they waited for a batch."),
 };
 
 const size_t nr_counter_descs = sizeof(counter_descs) / sizeof(counter_descs[0]);

@@ -7,6 +7,10 @@
  * every pooled task in policy order, one idle CPU per task, the rest to the shared queue
  * -> publish how many tasks are still held. If the answer ring is full, the loop keeps
  * the remaining tasks and also waits for the ring to have room (EPOLLOUT).
+ *
+ * BPF does not wake the loop for every record: while every CPU is busy, records collect
+ * until a CPU runs out of work, and the loop takes them in one batch (the doorbell ring,
+ * announce_sleep(), and decision_needed_now() in gthulhu.bpf.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -51,7 +55,8 @@ struct sched_loop {
 	struct policy_handoff handoff;
 	uint64_t applied_seq;
 	struct policy_state pst;
-	struct ring_buffer *queued;
+	struct ring_buffer *queued; /* the `queued` ring, then the doorbell */
+	struct ring *queued_ring;
 	struct user_ring_buffer *answers;
 	const struct strategy_snapshot *snap; /* valid during one batch */
 	int epfd;
@@ -93,6 +98,12 @@ static int on_record(void *ctx, void *data, size_t size)
 	if (task_pool_push(&l->pool, &t) == TASK_POOL_REPLACED)
 		stat_add(&l->stats.replaced, 1);
 	stat_add(&l->stats.records, 1);
+	return 0;
+}
+
+/* The doorbell ring only wakes the loop; it never holds a record. */
+static int on_doorbell(void *ctx, void *data, size_t size)
+{
 	return 0;
 }
 
@@ -146,6 +157,23 @@ static void wait_for_room(struct sched_loop *l, bool wait)
 		l->waiting_for_room = wait;
 }
 
+/*
+ * About to sleep: tell BPF before the last look at the ring, so that a record BPF sends
+ * without a wake-up (it may, see decision_needed_now() in gthulhu.bpf.c) is either seen
+ * here or answered with a wake-up. False when records wait that the pool can take: then
+ * the loop must not sleep.
+ */
+static bool announce_sleep(struct sched_loop *l)
+{
+	__atomic_store_n(&l->ld->skel->bss->loop_sleeping, 1, __ATOMIC_SEQ_CST);
+	if (ring__avail_data_size(l->queued_ring) &&
+	    task_pool_count(&l->pool) < TASK_POOL_CAPACITY) {
+		__atomic_store_n(&l->ld->skel->bss->loop_sleeping, 0, __ATOMIC_RELAXED);
+		return false;
+	}
+	return true;
+}
+
 static void record_latency(struct sched_loop *l, uint64_t ns)
 {
 	uint64_t us = ns / 1000;
@@ -196,6 +224,13 @@ struct sched_loop *sched_loop_new(struct loader *ld, const struct topology *topo
 	task_pool_init(&l->pool);
 
 	l->queued = ring_buffer__new(bpf_map__fd(ld->skel->maps.queued), on_record, l, NULL);
+	if (l->queued &&
+	    ring_buffer__add(l->queued, bpf_map__fd(ld->skel->maps.doorbell), on_doorbell, NULL)) {
+		ring_buffer__free(l->queued);
+		l->queued = NULL;
+	}
+	if (l->queued)
+		l->queued_ring = ring_buffer__ring(l->queued, 0);
 	l->answers = user_ring_buffer__new(bpf_map__fd(ld->skel->maps.dispatched), NULL);
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!l->queued || !l->answers || l->epfd < 0) {
@@ -307,7 +342,8 @@ enum loop_result sched_loop_run(struct sched_loop *l, void (*on_reload)(struct s
 			break;
 		}
 		rcu_thread_offline();
-		n = epoll_wait(l->epfd, events, 4, EXIT_CHECK_MS);
+		n = epoll_wait(l->epfd, events, 4, announce_sleep(l) ? EXIT_CHECK_MS : 0);
+		__atomic_store_n(&l->ld->skel->bss->loop_sleeping, 0, __ATOMIC_RELAXED);
 		rcu_thread_online();
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_ERROR, "epoll_wait: %s", strerror(errno));

@@ -6,7 +6,8 @@
  * the `queued` ring buffer to the user-space policy. The policy answers through the
  * `dispatched` user ring buffer with a CPU, a slice and an ordering key; ops.dispatch()
  * drains those answers and moves each task out of PARKED (by pid, with a DSQ iterator)
- * to the CPU's local queue, the PRIO queue or the SHARED queue.
+ * to the CPU's local queue, the PRIO queue or the SHARED queue. Records do not each wake
+ * the loop: while every CPU is busy they collect for one batch (decision_needed_now()).
  *
  * Why park instead of holding tasks in no queue at all (as scx_rustland does): a parked
  * task is always reachable. If user space stops answering while tasks wait, ops.dispatch()
@@ -152,6 +153,33 @@ struct {
 	__uint(max_entries, GTHULHU_DISPATCH_BYTES);
 } dispatched SEC(".maps");
 
+/*
+ * The doorbell: a ring that never carries data. A discarded reservation still wakes the
+ * loop (it polls both rings), and unlike a reservation on `queued` it cannot fail because
+ * that ring is full.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} doorbell SEC(".maps");
+
+static void ring_doorbell(void)
+{
+	u64 *rec = bpf_ringbuf_reserve(&doorbell, sizeof(*rec), 0);
+
+	if (rec)
+		bpf_ringbuf_discard(rec, BPF_RB_FORCE_WAKEUP);
+}
+
+/*
+ * Written by the loop: 1 from just before its last look at the ring until it sleeps and is
+ * woken (loop.c, announce_sleep()). Whoever wakes it swaps it back to 0, so one wake-up
+ * serves every record that came before. The swap is a full barrier and follows the
+ * record's submit; the loop's store precedes its last look: either BPF sees 1 and wakes
+ * it, or the loop sees the record and does not sleep.
+ */
+__u32 loop_sleeping;
+
 /* Decisions that arrived before their task reached PARKED; retried on the next dispatch. */
 struct retry_entry {
 	struct dispatched_task d;
@@ -257,6 +285,14 @@ static __always_inline void count(u64 *counter)
 	__sync_fetch_and_add(counter, 1);
 }
 
+static void wake_sleeping_loop(void)
+{
+	if (__sync_val_compare_and_swap(&loop_sleeping, 1, 0) == 1) {
+		ring_doorbell();
+		count(&counters.nr_loop_wakeups);
+	}
+}
+
 static bool is_scheduler_thread(const struct task_struct *p)
 {
 	return p->tgid == usersched_tgid;
@@ -359,6 +395,47 @@ s32 BPF_STRUCT_OPS(gthulhu_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
 	return cpu;
 }
 
+/*
+ * Does @p's record need the loop now, or can it wait for the next batch? Waking the loop
+ * for every record costs a wake-up and, with every CPU busy, a preemption: under a
+ * messaging load that was most of Gthulhu's CPU time. A record waits when a decision now
+ * would change nothing soon: every CPU @p may use is busy and the task on this CPU is not
+ * one a wake-up should preempt. The loop is then woken by the first CPU that runs out of
+ * work (ops.dispatch()), with every record that arrived meanwhile, or once it has not run
+ * for BATCH_WAIT_SLICES max slices.
+ *
+ * Now, on the other hand: when an idle CPU could take @p; when @p had a priority level
+ * (its first wake-up under a new snapshot); and when @p wakes up while this CPU runs a
+ * task that has not slept for slice_max_ns: a CPU hog. The loop's arrival preempts it and
+ * the CPU chooses again in deadline order, where the waking task comes first, as the
+ * kernel's own scheduler preempts a long runner for a task that slept.
+ */
+#define BATCH_WAIT_SLICES 4
+
+static bool decision_needed_now(const struct task_struct *p, const struct task_ctx *tctx,
+				u64 enq_flags)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	const struct cpumask *idle;
+	struct task_ctx *cctx;
+	bool any_idle;
+
+	if (tctx->prio_level)
+		return true;
+	if ((enq_flags & SCX_ENQ_WAKEUP) && cur != p && cur->pid && !is_scheduler_thread(cur)) {
+		cctx = task_ctx(cur);
+		/* Its run so far, plus what it ran before this run since it last slept. */
+		if (cctx && cctx->start_ts &&
+		    (s64)(cctx->exec_runtime + tctx->parked_at - cctx->start_ts) >=
+			(s64)slice_max_ns)
+			return true;
+	}
+	idle = scx_bpf_get_idle_cpumask();
+	any_idle = bpf_cpumask_intersects(idle, p->cpus_ptr);
+	scx_bpf_put_idle_cpumask(idle);
+	return any_idle;
+}
+
 /* Send @p up to the policy and park it; false when the ring is full. */
 static bool queue_to_user(struct task_struct *p, struct task_ctx *tctx, u64 enq_flags)
 {
@@ -405,7 +482,11 @@ static bool queue_to_user(struct task_struct *p, struct task_ctx *tctx, u64 enq_
 	 * retried (see handle_decision()).
 	 */
 	dsq_insert_vtime(p, GTHULHU_DSQ_PARKED, slice_of(tctx), fallback_vtime(p, tctx), enq_flags);
-	bpf_ringbuf_submit(rec, 0);
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	if (decision_needed_now(p, tctx, enq_flags))
+		wake_sleeping_loop();
+	else
+		count(&counters.nr_records_deferred);
 	return true;
 }
 
@@ -967,6 +1048,10 @@ void BPF_STRUCT_OPS(gthulhu_dispatch, s32 cpu, struct task_struct *prev)
 	run_retries();
 	drain_decisions();
 	rescue_old_parked(now);
+	/* A record waits for a batch no longer than a few slices (decision_needed_now()). */
+	if (elapsed(now, counters.usersched_last_run_at, BATCH_WAIT_SLICES * slice_max_ns) &&
+	    bpf_ringbuf_query(&queued, BPF_RB_AVAIL_DATA))
+		wake_sleeping_loop();
 
 	if (shared_starving(now) && consume_shared(now)) {
 		count(&counters.nr_starvation_guards);
@@ -985,10 +1070,14 @@ void BPF_STRUCT_OPS(gthulhu_dispatch, s32 cpu, struct task_struct *prev)
 	if (consume_shared(now))
 		return;
 
+	/* Nothing to serve here: the records waiting up the ring are needed now. */
+	if (bpf_ringbuf_query(&queued, BPF_RB_AVAIL_DATA))
+		wake_sleeping_loop();
+
 	/*
-	 * Nothing to serve here. If nothing waits anywhere, the running task keeps its CPU
-	 * for a full slice; if tasks wait for decisions from user space, for a short one, so
-	 * the CPU stays busy until they arrive (never zero: newer kernels warn about that).
+	 * If nothing waits anywhere, the running task keeps its CPU for a full slice; if tasks
+	 * wait for decisions from user space, for a short one, so the CPU stays busy until
+	 * they arrive (never zero: newer kernels warn about that).
 	 */
 	if (prev && (prev->scx.flags & SCX_TASK_QUEUED)) {
 		struct task_ctx *pctx = NULL;
@@ -1123,15 +1212,6 @@ void BPF_STRUCT_OPS(gthulhu_exit_task, struct task_struct *p, struct scx_exit_ta
 	bpf_task_storage_delete(&task_ctxs, p);
 }
 
-/* Wake user space without a record: a discarded reservation still notifies. */
-static void wake_user_space(void)
-{
-	struct queued_task *rec = bpf_ringbuf_reserve(&queued, sizeof(*rec), 0);
-
-	if (rec)
-		bpf_ringbuf_discard(rec, BPF_RB_FORCE_WAKEUP);
-}
-
 static int heartbeat_fn(void *map, int *key, struct bpf_timer *timer)
 {
 	u64 now = bpf_ktime_get_ns();
@@ -1141,7 +1221,7 @@ static int heartbeat_fn(void *map, int *key, struct bpf_timer *timer)
 	counters.nr_queued = avail / (sizeof(struct queued_task) + 8);
 
 	if (avail && elapsed(now, counters.usersched_last_run_at, heartbeat_ns)) {
-		wake_user_space();
+		ring_doorbell();
 		count(&counters.nr_heartbeat_wakeups);
 	}
 	/*
@@ -1211,7 +1291,7 @@ void BPF_STRUCT_OPS(gthulhu_exit, struct scx_exit_info *ei)
 	 * compiler barrier keeps the order, and the stores reach memory in program order). */
 	asm volatile("" ::: "memory");
 	exit_info.kind = ei->kind;
-	wake_user_space();
+	ring_doorbell();
 }
 
 SEC(".struct_ops.link")

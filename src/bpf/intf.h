@@ -120,6 +120,8 @@ struct gthulhu_counters {
 	__u64 nr_parked_rescued;      /* parked longer than the stall timeout: sent to SHARED */
 	__u64 nr_starvation_guards;   /* SHARED served before PRIO: it waited too long */
 	__u64 nr_metrics_dropped;     /* pod metrics lost: cgroup_stats was full */
+	__u64 nr_loop_wakeups;	      /* times BPF woke the sleeping scheduling loop */
+	__u64 nr_records_deferred;    /* records that waited for the loop's next batch */
 };
 
 /* Which generation of the kernel's kfunc names this kernel offered (set at init). */

@@ -236,6 +236,10 @@ api=$(grep -o '"kfunc_api":[0-9]*' "$LOG" | head -n 1 | cut -d: -f2)
 	not_ok "kfunc path for $KVER" "kfunc_api=$api, expected $want"
 
 # --- 30 s of stress plus hackbench: no stall, no kernel complaint, user space decides. -
+next_stats
+records_before=$(counter loop_records)
+wakeups_before=$(counter nr_loop_wakeups)
+deferred_before=$(counter nr_records_deferred)
 taskset -c 1 sh -c 'while :; do :; done' &
 PINNED=$!
 stress-ng --cpu 2 --fork 2 --switch 2 --affinity 2 --affinity-rand --timeout 30s \
@@ -284,6 +288,13 @@ prio=$(counter nr_prio_dispatches)
 episodes=$(counter nr_fallback_episodes)
 [ "$episodes" -eq 0 ] && ok "no false stall: user space kept up through the stress (0 fallback episodes)" ||
 	not_ok "no false stall while user space is alive" "nr_fallback_episodes=$episodes"
+# With every CPU busy, records wait for a batch instead of each waking the loop.
+records=$(($(counter loop_records) - records_before))
+wakeups=$(($(counter nr_loop_wakeups) - wakeups_before))
+deferred=$(($(counter nr_records_deferred) - deferred_before))
+[ "$deferred" -gt 0 ] && [ "$wakeups" -lt "$records" ] &&
+	ok "records batched under load: $records records, $wakeups loop wake-ups by BPF, $deferred waited for a batch" ||
+	not_ok "records batched under load" "records=$records wakeups=$wakeups deferred=$deferred"
 echo "# counters: $(grep '"msg":"stats"' $LOG | tail -n 1)"
 
 # --- SIGSTOP for 20 s: work keeps running; after SIGCONT the scheduler carries on. ------
