@@ -241,9 +241,10 @@ static int apply_config(void *ctx, const struct gthulhu_config *next, const char
 			return -1;
 		}
 	}
+	/* The API checked the request against what it read; a reload since may clash. */
 	if (config_check(merged, err, errlen)) {
 		pthread_mutex_unlock(&ctl.lock);
-		return -1;
+		return API_CONFIG_CONFLICT;
 	}
 	apply_live(merged);
 	r = log_begin(LOG_INFO, "live configuration changed");

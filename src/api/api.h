@@ -107,9 +107,12 @@ struct api_backend {
 	/*
 	 * Set the live knobs named in @keys (@nkeys of them, see config_key_is_live) to
 	 * their values in @next, atomically with respect to other changes (a reload): keys
-	 * not named keep their running values. 0, or -1 with a message. @next has passed
-	 * config_set_live() for each key.
+	 * not named keep their running values. 0; API_CONFIG_CONFLICT with a message when
+	 * the result fails the configuration's checks because of a change made meanwhile
+	 * (the request was valid against the configuration it read); -1 with a message when
+	 * it could not be applied. @next has passed config_set_live() for each key.
 	 */
+#define API_CONFIG_CONFLICT 1
 	int (*apply_config)(void *ctx, const struct gthulhu_config *next, const char *const *keys,
 			    size_t nkeys, char *err, size_t errlen);
 	/* {"pods": [...]} as GET /api/v1/pods/pids shows it; NULL = none known. */

@@ -414,6 +414,7 @@ static void patch_config(struct api_ctx *ctx, const struct api_req *req, struct 
 	char err[256] = "";
 	size_t nkeys;
 	json_t *val;
+	int rc;
 
 	if (!doc)
 		return;
@@ -434,8 +435,15 @@ static void patch_config(struct api_ctx *ctx, const struct api_req *req, struct 
 		if (nkeys < API_MAX_PATCH_KEYS)
 			keys[nkeys++] = key;
 	}
-	if (nkeys && ctx->backend.apply_config &&
-	    ctx->backend.apply_config(ctx->backend.ctx, c, keys, nkeys, err, sizeof(err))) {
+	rc = nkeys && ctx->backend.apply_config
+		 ? ctx->backend.apply_config(ctx->backend.ctx, c, keys, nkeys, err, sizeof(err))
+		 : 0;
+	if (rc == API_CONFIG_CONFLICT) {
+		/* 409: re-reading the configuration and asking again can succeed. */
+		api_resp_error(resp, 409, "conflicts with the running configuration: %s", err);
+		goto out;
+	}
+	if (rc) {
 		api_resp_error(resp, 500, "configuration not applied: %s", err);
 		goto out;
 	}

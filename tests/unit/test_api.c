@@ -53,6 +53,7 @@ static struct {
 	struct gthulhu_config cfg;
 	int applies;
 	bool fail_apply;
+	bool conflict_apply;
 	bool no_pods;
 	bool exited;
 	bool k8s_down;
@@ -133,6 +134,9 @@ static int fake_apply(void *ctx, const struct gthulhu_config *next, const char *
 	if (fb.fail_apply) {
 		snprintf(err, errlen, "the loop is gone");
 		rc = -1;
+	} else if (fb.conflict_apply) {
+		snprintf(err, errlen, "scheduler.slice_ns_min: above slice_ns_default");
+		rc = API_CONFIG_CONFLICT;
 	} else {
 		fb.cfg = *next;
 		fb.applies++;
@@ -513,6 +517,7 @@ static int setup(void **state)
 	config_set_defaults(&fb.cfg);
 	fb.applies = 0;
 	fb.fail_apply = false;
+	fb.conflict_apply = false;
 	fb.no_pods = false;
 	fb.exited = false;
 	pthread_mutex_unlock(&fb.lock);
@@ -1396,6 +1401,14 @@ static void test_config(void **state)
 	assert_error(&r, 500, "the loop is gone");
 	res_free(&r);
 	fb.fail_apply = false;
+	assert_config_unchanged(6000000, true, 1);
+
+	/* A reload between the request's read and its apply made it clash: 409, nothing set. */
+	fb.conflict_apply = true;
+	U(&r, "PATCH", "/api/v1/config", "{\"debug\": false}");
+	assert_error(&r, 409, "conflicts with the running configuration: scheduler.slice_ns_min");
+	res_free(&r);
+	fb.conflict_apply = false;
 	assert_config_unchanged(6000000, true, 1);
 
 	/* Over TCP as well. */
