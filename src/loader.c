@@ -104,12 +104,11 @@ static int find_pid_by_comm(const char *comm)
 	return pid;
 }
 
-static unsigned long long ops_flags(void)
+static unsigned long long ops_flags(const struct btf *btf)
 {
 	/* Without it, implementing ops.update_idle() turns off the kernel's idle tracking. */
 	static const char *const wanted[] = {"SCX_OPS_KEEP_BUILTIN_IDLE"};
 	unsigned long long flags = 0, v;
-	struct btf *btf = btf__load_vmlinux_btf();
 	size_t i;
 
 	if (!btf)
@@ -121,14 +120,26 @@ static unsigned long long ops_flags(void)
 			log_msg(LOG_WARN, "kernel lacks ops flag %s; continuing without it",
 				wanted[i]);
 	}
-	btf__free(btf);
 	return flags;
+}
+
+/*
+ * 6.19+ hands a CPU's queued tasks back from any context and deprecates ops.cpu_release()
+ * (a notice in the kernel log, and a removal to come): there the sched_switch hook does
+ * that job instead (gthulhu_cpu_release() in gthulhu.bpf.c).
+ */
+static bool reenqueue_from_anywhere(const struct btf *btf)
+{
+	return btf &&
+	       btf__find_by_name_kind(btf, "scx_bpf_reenqueue_local___v2", BTF_KIND_FUNC) > 0;
 }
 
 int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
 {
 	struct gthulhu_bpf *skel;
 	struct log_rec *r;
+	struct btf *btf;
+	bool switch_hook;
 	int err;
 
 	libbpf_set_print(libbpf_log);
@@ -155,7 +166,14 @@ int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
 	/* Per-pod counting costs a map update per context switch: only when asked for. */
 	skel->rodata->pod_metrics_enabled = cfg->k8s_enabled && cfg->k8s_pod_metrics;
 	skel->rodata->debug = cfg->debug;
-	skel->struct_ops.gthulhu_ops->flags = ops_flags();
+	btf = btf__load_vmlinux_btf();
+	skel->struct_ops.gthulhu_ops->flags = ops_flags(btf);
+	switch_hook = reenqueue_from_anywhere(btf);
+	btf__free(btf);
+	if (switch_hook) {
+		skel->struct_ops.gthulhu_ops->cpu_release = NULL;
+		bpf_program__set_autoload(skel->progs.gthulhu_sched_switch, true);
+	}
 
 	err = gthulhu_bpf__load(skel);
 	if (err) {
@@ -172,6 +190,17 @@ int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
 		gthulhu_bpf__destroy(skel);
 		return err;
 	}
+	if (switch_hook) {
+		ld->switch_link = bpf_program__attach(skel->progs.gthulhu_sched_switch);
+		if (!ld->switch_link) {
+			err = -errno;
+			log_msg(LOG_ERROR, "cannot attach the sched_switch hook: %s",
+				strerror(-err));
+			bpf_link__destroy(ld->link);
+			gthulhu_bpf__destroy(skel);
+			return err;
+		}
+	}
 	ld->skel = skel;
 
 	r = log_begin(LOG_INFO, "attached");
@@ -179,12 +208,15 @@ int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
 	log_i64(r, "kfunc_api", skel->bss->kfunc_api_in_use);
 	log_u64(r, "nr_online_cpus", skel->bss->counters.nr_online_cpus);
 	log_u64(r, "ops_flags", skel->struct_ops.gthulhu_ops->flags);
+	log_str(r, "rt_handback", switch_hook ? "sched_switch" : "cpu_release");
 	log_end(r);
 	return 0;
 }
 
 void loader_detach(struct loader *ld)
 {
+	bpf_link__destroy(ld->switch_link);
+	ld->switch_link = NULL;
 	bpf_link__destroy(ld->link);
 	ld->link = NULL;
 	gthulhu_bpf__destroy(ld->skel);

@@ -2,7 +2,8 @@
 /*
  * Loading and attaching the BPF half: open the skeleton, set its read-only knobs from the
  * configuration, choose ops flags the running kernel knows, load (the verifier runs here),
- * attach the struct_ops link; and, when the kernel ends the scheduler, read why.
+ * attach the struct_ops link (and, on 6.19+, the sched_switch hook that replaces
+ * ops.cpu_release()); and, when the kernel ends the scheduler, read why.
  */
 #ifndef GTHULHU_LOADER_H
 #define GTHULHU_LOADER_H
@@ -17,6 +18,7 @@ struct bpf_link;
 struct loader {
 	struct gthulhu_bpf *skel;
 	struct bpf_link *link;
+	struct bpf_link *switch_link; /* 6.19+: RT takeovers seen at sched_switch, or NULL */
 };
 
 /* Process exit codes. */

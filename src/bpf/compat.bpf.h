@@ -50,6 +50,13 @@ bool scx_bpf_dsq_insert___v2___compat(struct task_struct *p, u64 dsq_id, u64 sli
 				      u64 enq_flags) __ksym __weak;
 bool scx_bpf_dsq_move_to_local___v2___compat(u64 dsq_id, u64 enq_flags) __ksym __weak;
 
+/*
+ * Handing a CPU's queued tasks back: from ops.cpu_release() only up to 6.18; from any
+ * context on 6.19+, which deprecates ops.cpu_release() (see gthulhu_sched_switch()).
+ */
+u32 scx_bpf_reenqueue_local___compat(void) __ksym __weak;
+void scx_bpf_reenqueue_local___v2___compat(void) __ksym __weak;
+
 /* Kicks, idle tracking and helpers present since 6.12; weak so a removal fails soft. */
 s32 scx_bpf_select_cpu_dfl___compat(struct task_struct *p, s32 prev_cpu, u64 wake_flags,
 				    bool *is_idle) __ksym __weak;

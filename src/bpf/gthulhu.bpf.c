@@ -609,6 +609,9 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx;
 
+	if (enq_flags & enq_reenq_flag())
+		count(&counters.nr_reenqueued);
+
 	if (p->pid == usersched_pid) {
 		/* The loop thread preempts whatever runs: every other task waits for it. */
 		struct cpu_ctx *cctx = cpu_ctx(scx_bpf_task_cpu(p));
@@ -1178,12 +1181,29 @@ void BPF_STRUCT_OPS(gthulhu_update_idle, s32 cpu, bool idle)
 		st->idle = idle;
 }
 
-/* An RT or deadline task took the CPU: hand its queued tasks back to be placed again. */
+/*
+ * An RT or deadline task took the CPU: hand its queued tasks back to be placed again
+ * (they come to ops.enqueue() with SCX_ENQ_REENQ, see insert_direct()). Up to 6.18 the
+ * kernel says so through ops.cpu_release(). 6.19+ deprecates that callback and lets the
+ * hand-back be asked for from anywhere: there user space leaves ops.cpu_release() out
+ * and loads this sched_switch hook instead (loader.c).
+ */
 void BPF_STRUCT_OPS(gthulhu_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
 {
-	u32 n = scx_bpf_reenqueue_local();
+	if (bpf_ksym_exists(scx_bpf_reenqueue_local___compat))
+		scx_bpf_reenqueue_local___compat();
+}
 
-	__sync_fetch_and_add(&counters.nr_reenqueued, n);
+#define MAX_RT_PRIO 100
+
+SEC("?tp_btf/sched_switch")
+int BPF_PROG(gthulhu_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	if (next->prio < MAX_RT_PRIO && prev->prio >= MAX_RT_PRIO &&
+	    bpf_ksym_exists(scx_bpf_reenqueue_local___v2___compat))
+		scx_bpf_reenqueue_local___v2___compat();
+	return 0;
 }
 
 void BPF_STRUCT_OPS(gthulhu_enable, struct task_struct *p)

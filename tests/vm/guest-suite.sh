@@ -206,16 +206,20 @@ echo "# cyclictest (SCHED_OTHER, under stress-ng on every CPU for $(($(date +%s)
 # An RT task beside CPU stress: every time it takes a CPU, the tasks queued there are
 # handed back (cpu_release); pinned kthreads and Gthulhu's own threads must not be handed
 # back for ever (7.x ends the scheduler after 256 rounds: "reenqueue limit").
+reenqueued_before=$(counter nr_reenqueued)
 stress-ng --cpu "$(nproc)" --timeout 20s --quiet >/dev/null 2>&1 &
 STRESS=$!
 cyclictest -p 50 -t 1 -i 1000 -D 15 -q >/tmp/cyclic-rt.log 2>&1 &
 PROBE=$!
 wait $PROBE
 wait $STRESS
-if is_state enabled && kill -0 "$GPID" && ! dmesg | grep -q "reenqueue limit"; then
-	ok "an RT task (SCHED_FIFO) beside CPU stress for 15 s: still attached"
+next_stats
+reenqueued=$(($(counter nr_reenqueued) - reenqueued_before))
+if is_state enabled && kill -0 "$GPID" && ! dmesg | grep -q "reenqueue limit" &&
+	[ "$reenqueued" -gt 0 ]; then
+	ok "an RT task (SCHED_FIFO) beside CPU stress for 15 s: still attached, $reenqueued tasks handed back"
 else
-	not_ok "RT task beside CPU stress" "state=$(state) $(dmesg | grep -a sched_ext | tail -n 2)"
+	not_ok "RT task beside CPU stress" "state=$(state) handed back: $reenqueued $(dmesg | grep -a sched_ext | tail -n 2)"
 fi
 is_state enabled && kill -0 "$GPID" && ok "attached after the API phase" ||
 	not_ok "attached after the API phase" "$(tail -n 3 $LOG)"
@@ -234,6 +238,15 @@ fi
 api=$(grep -o '"kfunc_api":[0-9]*' "$LOG" | head -n 1 | cut -d: -f2)
 [ "$api" = "$want" ] && ok "kfunc path for $KVER: kfunc_api=$api (1 = 6.12 names, 2 = 6.13+, 3 = ___v2)" ||
 	not_ok "kfunc path for $KVER" "kfunc_api=$api, expected $want"
+# 6.19+ deprecates ops.cpu_release(): there RT takeovers are seen at sched_switch.
+handback=$(grep -o '"rt_handback":"[a-z_]*"' "$LOG" | head -n 1 | cut -d'"' -f4)
+handback_want=cpu_release
+[ "$want" = 3 ] && handback_want=sched_switch
+if [ "$handback" = "$handback_want" ] && ! dmesg | grep -q "cpu_acquire/release() are deprecated"; then
+	ok "RT hand-back for $KVER through $handback, no deprecation notice in the kernel log"
+else
+	not_ok "RT hand-back for $KVER" "rt_handback=$handback, expected $handback_want; $(dmesg | grep -a deprecated | tail -n 1)"
+fi
 
 # --- 30 s of stress plus hackbench: no stall, no kernel complaint, user space decides. -
 next_stats
