@@ -439,6 +439,8 @@ echo "BENCHMETA kernel=$(uname -r)"
 echo "BENCHMETA cpus=$NCPU"
 echo "BENCHMETA shape=$BENCH_SHAPE"
 echo "BENCHMETA date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# The binary under test says what it was built from (the tree may have moved on since).
+echo "BENCHMETA gthulhu=$("$GTHULHU" --version 2>/dev/null | awk '{ print $2 }')"
 echo "BENCHMETA mode=$BENCH_MODE reps=$REPS"
 t_start=$(awk '{ printf "%d", $1 }' /proc/uptime)
 if ! is_state disabled; then

@@ -222,7 +222,9 @@ mdate=$(meta date)
 [[ -n $mdate ]] || mdate=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 [[ -n $kver ]] || kver="unknown kernel"
 [[ -n $cpus ]] || cpus="?"
-version=$(git describe --always --dirty 2>/dev/null || echo unknown)
+# The version the tested binary reports; the tree's own only for a run that has none.
+version=$(meta gthulhu)
+[[ -n $version ]] || version="$(git describe --always --dirty 2>/dev/null || echo unknown) (tree at report time)"
 {
 	echo "mode=$mode"
 	echo "reps=$reps"
