@@ -43,7 +43,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS := $(sort $(wildcard src/strategy/*.c src/config/*.c src/log/*.c src/k8s/*.c))
 FUZZ_TIME ?= 300
 
-.PHONY: all deps run test lint unit fuzz fuzz-smoke cli-test deploy-check vm-test bench bench-smoke clean
+.PHONY: FORCE all deps run test lint unit fuzz fuzz-smoke cli-test deploy-check vm-test bench bench-smoke clean
 all: $(BUILD)/gthulhu $(BUILD)/gthulhuctl
 
 deps:
@@ -73,6 +73,13 @@ $(BUILD)/src/%.o: src/%.c $(wildcard src/*/*.h src/*.h) | $(BUILD)
 # Everything in src/*.c may include the skeleton and libbpf.
 $(APP_OBJS): CFLAGS += -I$(LIBBPF_DIR)/usr/include
 $(APP_OBJS): $(BUILD)/gthulhu.skel.h $(BUILD)/proc_events.skel.h $(LIBBPF_A)
+
+# What the binaries print as their version is compiled in: rebuild what prints it when
+# `git describe` changes (a commit, a dirty tree), or --version names an older tree.
+$(BUILD)/version.stamp: FORCE | $(BUILD)
+	@[ "$$(cat $@ 2>/dev/null)" = "$(VERSION)" ] || echo "$(VERSION)" >$@
+$(BUILD)/src/gthulhu.o $(BUILD)/src/control.o $(BUILD)/gthulhuctl: $(BUILD)/version.stamp
+FORCE:
 
 $(BUILD)/gthulhu: $(APP_OBJS) $(CORE_OBJS) $(LIBBPF_A)
 	$(CC) $(CFLAGS) $(APP_OBJS) $(CORE_OBJS) -o $@ $(LDLIBS_APP)

@@ -197,6 +197,7 @@ int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
 			log_msg(LOG_ERROR, "cannot attach the sched_switch hook: %s",
 				strerror(-err));
 			bpf_link__destroy(ld->link);
+			ld->link = NULL;
 			gthulhu_bpf__destroy(skel);
 			return err;
 		}
