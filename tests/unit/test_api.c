@@ -52,8 +52,9 @@ static struct {
 	pthread_mutex_t lock;
 	struct gthulhu_config cfg;
 	int applies;
-	bool fail_apply;
-	bool conflict_apply;
+	/* What apply_config answers instead of applying (0: it applies), and why. */
+	int refuse_apply;
+	const char *refuse_why;
 	bool no_pods;
 	bool exited;
 	bool k8s_down;
@@ -131,12 +132,9 @@ static int fake_apply(void *ctx, const struct gthulhu_config *next, const char *
 		while (!fb.slow_release)
 			pthread_cond_wait(&fb.slow_cond, &fb.lock);
 	}
-	if (fb.fail_apply) {
-		snprintf(err, errlen, "the loop is gone");
-		rc = -1;
-	} else if (fb.conflict_apply) {
-		snprintf(err, errlen, "scheduler.slice_ns_min: above slice_ns_default");
-		rc = API_CONFIG_CONFLICT;
+	if (fb.refuse_apply) {
+		snprintf(err, errlen, "%s", fb.refuse_why);
+		rc = fb.refuse_apply;
 	} else {
 		fb.cfg = *next;
 		fb.applies++;
@@ -516,8 +514,7 @@ static int setup(void **state)
 	pthread_mutex_lock(&fb.lock);
 	config_set_defaults(&fb.cfg);
 	fb.applies = 0;
-	fb.fail_apply = false;
-	fb.conflict_apply = false;
+	fb.refuse_apply = 0;
 	fb.no_pods = false;
 	fb.exited = false;
 	pthread_mutex_unlock(&fb.lock);
@@ -1354,6 +1351,16 @@ static void test_config(void **state)
 	    "{\"debug\": false, \"scheduler.slice_ns_min\": 90000000}",
 	    "{\"debug\": null}",
 	};
+	static const struct {
+		int rc;
+		const char *why;
+		long status;
+		const char *answer;
+	} refusals[] = {
+	    {-1, "the loop is gone", 500, "the loop is gone"},
+	    {API_CONFIG_CONFLICT, "scheduler.slice_ns_min: above slice_ns_default", 409,
+	     "conflicts with the running configuration: scheduler.slice_ns_min"},
+	};
 	struct config_value vals[64];
 	struct gthulhu_config def;
 	size_t nv, live = 0;
@@ -1395,21 +1402,19 @@ static void test_config(void **state)
 			 6000000);
 	res_free(&r);
 
-	/* The backend refusing is the server's failure, and changes nothing either. */
-	fb.fail_apply = true;
-	U(&r, "PATCH", "/api/v1/config", "{\"debug\": false}");
-	assert_error(&r, 500, "the loop is gone");
-	res_free(&r);
-	fb.fail_apply = false;
-	assert_config_unchanged(6000000, true, 1);
-
-	/* A reload between the request's read and its apply made it clash: 409, nothing set. */
-	fb.conflict_apply = true;
-	U(&r, "PATCH", "/api/v1/config", "{\"debug\": false}");
-	assert_error(&r, 409, "conflicts with the running configuration: scheduler.slice_ns_min");
-	res_free(&r);
-	fb.conflict_apply = false;
-	assert_config_unchanged(6000000, true, 1);
+	/*
+	 * The backend refusing changes nothing either: its failure is the server's (500); a
+	 * reload between the request's read and its apply that made it clash is a 409.
+	 */
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		fb.refuse_apply = refusals[i].rc;
+		fb.refuse_why = refusals[i].why;
+		U(&r, "PATCH", "/api/v1/config", "{\"debug\": false}");
+		assert_error(&r, refusals[i].status, refusals[i].answer);
+		res_free(&r);
+		fb.refuse_apply = 0;
+		assert_config_unchanged(6000000, true, 1);
+	}
 
 	/* Over TCP as well. */
 	T(&r, "PATCH", "/api/v1/config", "{\"debug\": false}");
