@@ -37,8 +37,6 @@ const struct counter_desc counter_descs[] = {
     C(nr_loop_wakeups, false, "Times the BPF half woke the sleeping scheduling loop."),
     C(nr_records_deferred, false,
       "Tasks sent up without waking the loop: every CPU was busy, they waited for a batch."),
-    C(nr_shared_local, false,
-      "Tasks taken from the shared queue by the CPU they were already on: no migration."),
 };
 
 const size_t nr_counter_descs = sizeof(counter_descs) / sizeof(counter_descs[0]);
