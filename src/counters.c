@@ -37,6 +37,8 @@ const struct counter_desc counter_descs[] = {
     C(nr_loop_wakeups, false, "Times the BPF half woke the sleeping scheduling loop."),
     C(nr_records_deferred, false,
       "Tasks sent up without waking the loop: every CPU was busy, they waited for a batch."),
+    C(nr_loop_blocked_kthreads, false,
+      "Kernel threads that bypassed the loop while it slept inside the kernel, not in epoll."),
 };
 
 const size_t nr_counter_descs = sizeof(counter_descs) / sizeof(counter_descs[0]);

@@ -90,6 +90,16 @@ __s32 kfunc_api_in_use;
 
 /* True while user space is declared stalled and PARKED is consumed here. */
 static bool fallback_active;
+/*
+ * True while the loop thread sleeps somewhere other than its epoll_wait(): inside a system
+ * call that waits on the kernel (seen in the test VM: synchronize_rcu(), for a second). Such
+ * a wait can depend on a kernel thread, here RCU's grace-period kthread, that would itself
+ * wait in PARKED for the loop: each waits for the other until the stall timeout. So while
+ * it lasts, kernel threads do not go through the loop (see gthulhu_stopping()), and
+ * those already parked leave PARKED at the next dispatch (rescue_parked()).
+ */
+static bool loop_blocked;
+static u32 kthread_scan_wanted;
 static __u64 fallback_since;
 /* Last time user space showed progress (a decision arrived, or nothing waited). */
 static __u64 last_progress_ns;
@@ -654,6 +664,11 @@ void BPF_STRUCT_OPS(gthulhu_enqueue, struct task_struct *p, u64 enq_flags)
 			return;
 		}
 	}
+	if (loop_blocked && (p->flags & PF_KTHREAD) && !is_critical_kthread(p)) {
+		count(&counters.nr_loop_blocked_kthreads);
+		insert_direct(p, slice_max_ns, enq_flags);
+		return;
+	}
 	if (is_critical_kthread(p) || is_migration_disabled(p)) {
 		insert_direct(p, slice_max_ns, enq_flags);
 		return;
@@ -858,38 +873,47 @@ static bool check_stall(u64 now)
 /*
  * A decision can be lost (retries exhausted, a task user space never answered for): no
  * parked task may wait longer than stall_timeout_ns. One CPU at a time scans PARKED, at
- * most twice per timeout, and sends tasks that waited too long to SHARED.
+ * most twice per timeout, and sends tasks that waited too long to SHARED. When the loop
+ * has just blocked in the kernel (loop_blocked), the next scan comes at once and also
+ * sends every kernel thread: one parked before the loop blocked may be what it waits for.
  */
 #define PARKED_SCAN_MAX 1024
 
-static void rescue_old_parked(u64 now)
+static void rescue_parked(u64 now)
 {
 	struct bpf_iter_scx_dsq it;
 	struct task_struct *p;
 	u64 last = parked_scan_ns;
+	bool kthreads;
 	u32 i;
 
-	if (!elapsed(now, last, stall_timeout_ns / 2) || !scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PARKED))
+	if (!scx_bpf_dsq_nr_queued(GTHULHU_DSQ_PARKED))
 		return;
-	if (!__sync_bool_compare_and_swap(&parked_scan_ns, last, now))
+	kthreads = kthread_scan_wanted && __sync_bool_compare_and_swap(&kthread_scan_wanted, 1, 0);
+	/* Concurrent scans are safe (a task moves once), just wasted: the periodic one is alone. */
+	if (!kthreads && (!elapsed(now, last, stall_timeout_ns / 2) ||
+			  !__sync_bool_compare_and_swap(&parked_scan_ns, last, now)))
 		return;
 	if (bpf_iter_scx_dsq_new(&it, GTHULHU_DSQ_PARKED, 0))
 		goto out;
 	bpf_for(i, 0, PARKED_SCAN_MAX)
 	{
+		bool old, kthread;
 		struct task_ctx *tctx;
 
 		p = bpf_iter_scx_dsq_next(&it);
 		if (!p)
 			break;
 		tctx = task_ctx(p);
-		if (!tctx || !elapsed(now, tctx->parked_at, stall_timeout_ns))
+		if (!tctx)
 			continue;
-		if (dsq_move(&it, p, GTHULHU_DSQ_SHARED, slice_of(tctx), fallback_vtime(p, tctx),
-			     true, 0)) {
-			tctx->parked = false;
-			count(&counters.nr_parked_rescued);
-		}
+		old = elapsed(now, tctx->parked_at, stall_timeout_ns);
+		kthread = kthreads && (p->flags & PF_KTHREAD);
+		if ((!old && !kthread) || !dsq_move(&it, p, GTHULHU_DSQ_SHARED, slice_of(tctx),
+						    fallback_vtime(p, tctx), true, 0))
+			continue;
+		tctx->parked = false;
+		count(old ? &counters.nr_parked_rescued : &counters.nr_loop_blocked_kthreads);
 	}
 out:
 	bpf_iter_scx_dsq_destroy(&it);
@@ -1050,7 +1074,7 @@ void BPF_STRUCT_OPS(gthulhu_dispatch, s32 cpu, struct task_struct *prev)
 
 	run_retries();
 	drain_decisions();
-	rescue_old_parked(now);
+	rescue_parked(now);
 	/* A record waits for a batch no longer than a few slices (decision_needed_now()). */
 	if (elapsed(now, counters.usersched_last_run_at, BATCH_WAIT_SLICES * slice_max_ns) &&
 	    bpf_ringbuf_query(&queued, BPF_RB_AVAIL_DATA))
@@ -1105,6 +1129,8 @@ void BPF_STRUCT_OPS(gthulhu_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx(p);
 
+	if (p->pid == usersched_pid)
+		loop_blocked = false;
 	if (tctx && (enq_flags & SCX_ENQ_WAKEUP))
 		tctx->exec_runtime = 0;
 	if (pod_metrics_enabled && tctx && !pm_kernel_wait(p))
@@ -1152,6 +1178,10 @@ void BPF_STRUCT_OPS(gthulhu_stopping, struct task_struct *p, bool runnable)
 	u64 now = bpf_ktime_get_ns(), ran;
 
 	if (p->pid == usersched_pid) {
+		/* Asleep, but not where it announced it would sleep: blocked in the kernel. */
+		loop_blocked = !runnable && !loop_sleeping;
+		if (loop_blocked)
+			kthread_scan_wanted = 1;
 		if (pod_metrics_enabled) {
 			tctx = task_ctx(p);
 			if (tctx)

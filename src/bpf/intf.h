@@ -109,19 +109,20 @@ struct gthulhu_counters {
 	__u64 nr_failed_dispatches; /* decisions that could not be carried out */
 	__u64 nr_sched_congested;   /* ring full: task went to the shared queue */
 	/* Gthulhu's own, beyond the original's set. */
-	__u64 nr_prio_dispatches;     /* priority placements: user decisions and fast wake-ups */
-	__u64 nr_prio_fast_wakeups;   /* of which wake-ups BPF placed from the last decision */
-	__u64 nr_fallback_dispatches; /* tasks the BPF half ran itself while user space stalled */
-	__u64 nr_fallback_episodes;   /* times user space was declared stalled */
-	__u64 nr_retry_dispatches;    /* decisions that arrived before their task was parked */
-	__u64 nr_heartbeat_wakeups;   /* times the heartbeat had to wake user space */
-	__u64 nr_slice_refills;	      /* running task kept its CPU: nothing else waited */
-	__u64 nr_reenqueued;	      /* tasks handed back after an RT/DL task took a CPU */
-	__u64 nr_parked_rescued;      /* parked longer than the stall timeout: sent to SHARED */
-	__u64 nr_starvation_guards;   /* SHARED served before PRIO: it waited too long */
-	__u64 nr_metrics_dropped;     /* pod metrics lost: cgroup_stats was full */
-	__u64 nr_loop_wakeups;	      /* times BPF woke the sleeping scheduling loop */
-	__u64 nr_records_deferred;    /* records that waited for the loop's next batch */
+	__u64 nr_prio_dispatches;	/* priority placements: user decisions and fast wake-ups */
+	__u64 nr_prio_fast_wakeups;	/* of which wake-ups BPF placed from the last decision */
+	__u64 nr_fallback_dispatches;	/* tasks the BPF half ran itself while user space stalled */
+	__u64 nr_fallback_episodes;	/* times user space was declared stalled */
+	__u64 nr_retry_dispatches;	/* decisions that arrived before their task was parked */
+	__u64 nr_heartbeat_wakeups;	/* times the heartbeat had to wake user space */
+	__u64 nr_slice_refills;		/* running task kept its CPU: nothing else waited */
+	__u64 nr_reenqueued;		/* tasks handed back after an RT/DL task took a CPU */
+	__u64 nr_parked_rescued;	/* parked longer than the stall timeout: sent to SHARED */
+	__u64 nr_starvation_guards;	/* SHARED served before PRIO: it waited too long */
+	__u64 nr_metrics_dropped;	/* pod metrics lost: cgroup_stats was full */
+	__u64 nr_loop_wakeups;		/* times BPF woke the sleeping scheduling loop */
+	__u64 nr_records_deferred;	/* records that waited for the loop's next batch */
+	__u64 nr_loop_blocked_kthreads; /* kthreads that bypassed the loop blocked in the kernel */
 };
 
 /* Which generation of the kernel's kfunc names this kernel offered (set at init). */
