@@ -62,16 +62,24 @@ struct policy_config control_policy_of(const struct gthulhu_config *cfg)
 	return p;
 }
 
-/* Live knobs from @next into the running system. With ctl.lock held. */
-static void apply_live(const struct gthulhu_config *next)
+/* The slice and debug knobs of @cfg into both halves of the scheduler. With ctl.lock held. */
+static void push_live_knobs(const struct gthulhu_config *cfg)
 {
-	struct policy_config p = control_policy_of(next);
+	struct policy_config p = control_policy_of(cfg);
 
 	if (ctl.loop)
 		sched_loop_request_policy(ctl.loop, &p);
+	if (ctl.ld && ctl.ld->skel)
+		loader_set_live_knobs(ctl.ld->skel, cfg);
+	log_set_level(cfg->debug ? LOG_DEBUG : LOG_INFO);
+}
+
+/* Live knobs from @next into the running system. With ctl.lock held. */
+static void apply_live(const struct gthulhu_config *next)
+{
+	push_live_knobs(next);
 	if (next->stats_interval_s != ctl.running.stats_interval_s)
 		stats_set_interval(next->stats_interval_s);
-	log_set_level(next->debug ? LOG_DEBUG : LOG_INFO);
 	ctl.running.slice_ns_default = next->slice_ns_default;
 	ctl.running.slice_ns_min = next->slice_ns_min;
 	ctl.running.stats_interval_s = next->stats_interval_s;
@@ -405,6 +413,9 @@ void control_attached(struct loader *ld, struct sched_loop *loop)
 	ctl.loop = loop;
 	ctl.attached_at = time(NULL);
 	ctl.attaches++;
+	/* A live change made while this attach was set up reached neither half: again. */
+	push_live_knobs(&ctl.running);
+	stats_set_interval(ctl.running.stats_interval_s);
 	pthread_mutex_unlock(&ctl.lock);
 	/* __u64 is unsigned long long, uint64_t unsigned long: the same 64 bits. */
 	strategy_resolver_mirror_generation((uint64_t *)&ld->skel->bss->strategy_gen);

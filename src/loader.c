@@ -154,18 +154,14 @@ int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
 	skel->rodata->usersched_pid = gettid();
 	skel->rodata->usersched_tgid = getpid();
 	skel->rodata->khugepaged_pid = find_pid_by_comm("khugepaged");
-	skel->rodata->slice_max_ns = cfg->slice_ns_default;
-	skel->rodata->slice_min_ns = cfg->slice_ns_min;
+	loader_set_live_knobs(skel, cfg);
 	skel->rodata->stall_timeout_ns = cfg->stall_timeout_ms * 1000000ULL;
 	/* Often enough to notice a lost wake-up well before the stall timeout. */
 	skel->rodata->heartbeat_ns = cfg->stall_timeout_ms * 1000000ULL / 4;
-	/* About 5% for normal tasks under priority overload, as RT throttling leaves. */
-	skel->rodata->starvation_ns = cfg->slice_ns_default * 20;
 	skel->rodata->builtin_idle = cfg->builtin_idle;
 	skel->rodata->early_processing = cfg->early_processing;
 	/* Per-pod counting costs a map update per context switch: only when asked for. */
 	skel->rodata->pod_metrics_enabled = cfg->k8s_enabled && cfg->k8s_pod_metrics;
-	skel->rodata->debug = cfg->debug;
 	btf = btf__load_vmlinux_btf();
 	skel->struct_ops.gthulhu_ops->flags = ops_flags(btf);
 	switch_hook = reenqueue_from_anywhere(btf);
@@ -212,6 +208,17 @@ int loader_attach(struct loader *ld, const struct gthulhu_config *cfg)
 	log_str(r, "rt_handback", switch_hook ? "sched_switch" : "cpu_release");
 	log_end(r);
 	return 0;
+}
+
+void loader_set_live_knobs(struct gthulhu_bpf *skel, const struct gthulhu_config *cfg)
+{
+	struct gthulhu_bpf__data_live *live = skel->data_live;
+
+	__atomic_store_n(&live->slice_max_ns, cfg->slice_ns_default, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->slice_min_ns, cfg->slice_ns_min, __ATOMIC_RELAXED);
+	/* About 5% for normal tasks under priority overload, as RT throttling leaves. */
+	__atomic_store_n(&live->starvation_ns, cfg->slice_ns_default * 20, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->debug, cfg->debug, __ATOMIC_RELAXED);
 }
 
 void loader_detach(struct loader *ld)

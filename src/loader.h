@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Loading and attaching the BPF half: open the skeleton, set its read-only knobs from the
- * configuration, choose ops flags the running kernel knows, load (the verifier runs here),
- * attach the struct_ops link (and, on 6.19+, the sched_switch hook that replaces
- * ops.cpu_release()); and, when the kernel ends the scheduler, read why.
+ * Loading and attaching the BPF half: open the skeleton, set its knobs from the
+ * configuration (the live ones again whenever they change), choose ops flags the running
+ * kernel knows, load (the verifier runs here), attach the struct_ops link (and, on 6.19+,
+ * the sched_switch hook that replaces ops.cpu_release()); and, when the kernel ends the
+ * scheduler, read why.
  */
 #ifndef GTHULHU_LOADER_H
 #define GTHULHU_LOADER_H
@@ -37,6 +38,11 @@ bool loader_kernel_has_sched_ext(void);
 /* Open, configure, load and attach. 0 or a negative errno (logged). */
 int loader_attach(struct loader *ld, const struct gthulhu_config *cfg);
 void loader_detach(struct loader *ld);
+/*
+ * Hand the live knobs of @cfg (slices, debug) to the BPF half, before load or while it
+ * runs: the kernel half's copy of what the policy uses, so they never disagree.
+ */
+void loader_set_live_knobs(struct gthulhu_bpf *skel, const struct gthulhu_config *cfg);
 
 /* The kernel ended the scheduler (exit info recorded by ops.exit). */
 bool loader_kernel_exited(const struct loader *ld);

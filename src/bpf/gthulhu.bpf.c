@@ -57,17 +57,25 @@ char _license[] SEC("license") = "GPL";
 const volatile __s32 usersched_pid;  /* the scheduling loop's thread */
 const volatile __s32 usersched_tgid; /* the scheduler's process: all its threads */
 const volatile __s32 khugepaged_pid;
-const volatile __u64 slice_max_ns = 5000000;
-const volatile __u64 slice_min_ns = 500000;
 const volatile __u64 stall_timeout_ns = 1000000000;
 const volatile __u64 heartbeat_ns = 100000000;
-/* SHARED is served at least this often, however busy priority tasks keep the CPUs. */
-const volatile __u64 starvation_ns = 100000000;
 const volatile bool builtin_idle = true;
 const volatile bool early_processing;
-const volatile bool debug;
 /* Count scheduling figures per cgroup for the pod metrics (see pm_report()). */
 const volatile bool pod_metrics_enabled;
+
+/*
+ * The live knobs (slice_ns_default, slice_ns_min, debug): user space rewrites them here
+ * when the config changes at run time (loader_set_live_knobs()), so that a slice means the
+ * same to the policy and to the tasks this half places itself. Not rodata, which is
+ * frozen at load; readers may see one knob changed before another, which is harmless.
+ */
+#define LIVE SEC(".data.live")
+__u64 slice_max_ns LIVE = 5000000;
+__u64 slice_min_ns LIVE = 500000;
+/* SHARED is served at least this often, however busy priority tasks keep the CPUs. */
+__u64 starvation_ns LIVE = 100000000;
+bool debug LIVE;
 
 /*
  * Written by user space: the generation of the published strategy snapshot (see

@@ -191,6 +191,14 @@ if $CTL config set scheduler.slice_ns_default=4000000 >/tmp/ctl.out 2>&1 &&
 else
 	not_ok "gthulhuctl config set" "$(head -c 300 /tmp/ctl.out)"
 fi
+# ... in the BPF half too, which places tasks with the same slice (its .data.live map).
+live_id=$(bpftool map show | awk -F: '/name [^ ]*\.data\.live / { print $1; exit }')
+bpftool map dump id "$live_id" >/tmp/live.out 2>&1
+if grep -q '"slice_max_ns": 4000000' /tmp/live.out && grep -q '"starvation_ns": 80000000' /tmp/live.out; then
+	ok "the BPF half took the live knob: slice_max_ns=4000000"
+else
+	not_ok "the BPF half took the live knob" "map id '$live_id': $(tr -d ' \n' </tmp/live.out | head -c 300)"
+fi
 $CTL config set scheduler.slice_ns_min=5 >/tmp/ctl.out 2>&1
 rc=$?
 [ $rc -eq 1 ] && $CTL --json config get | grep -q '"scheduler.slice_ns_min": *500000' &&
