@@ -39,6 +39,8 @@ const struct counter_desc counter_descs[] = {
       "Tasks sent up without waking the loop: every CPU was busy, they waited for a batch."),
     C(nr_loop_blocked_kthreads, false,
       "Kernel threads that bypassed the loop while it slept inside the kernel, not in epoll."),
+    C(nr_shared_local, false,
+      "Tasks taken from the shared queue by the CPU they were already on: no migration."),
 };
 
 const size_t nr_counter_descs = sizeof(counter_descs) / sizeof(counter_descs[0]);

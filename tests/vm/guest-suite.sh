@@ -261,6 +261,7 @@ next_stats
 records_before=$(counter loop_records)
 wakeups_before=$(counter nr_loop_wakeups)
 deferred_before=$(counter nr_records_deferred)
+local_before=$(counter nr_shared_local)
 taskset -c 1 sh -c 'while :; do :; done' &
 PINNED=$!
 stress-ng --cpu 2 --fork 2 --switch 2 --affinity 2 --affinity-rand --timeout 30s \
@@ -316,6 +317,11 @@ deferred=$(($(counter nr_records_deferred) - deferred_before))
 [ "$deferred" -gt 0 ] && [ "$wakeups" -lt "$records" ] &&
 	ok "records batched under load: $records records, $wakeups loop wake-ups by BPF, $deferred waited for a batch" ||
 	not_ok "records batched under load" "records=$records wakeups=$wakeups deferred=$deferred"
+# A CPU takes from SHARED a task that is already its own before it migrates another's.
+local_picks=$(($(counter nr_shared_local) - local_before))
+[ "$local_picks" -gt 0 ] &&
+	ok "shared queue served without migration where it could ($local_picks tasks)" ||
+	not_ok "shared queue served without migration where it could" "nr_shared_local grew by $local_picks"
 echo "# counters: $(grep '"msg":"stats"' $LOG | tail -n 1)"
 
 # --- SIGSTOP for 20 s: work keeps running; after SIGCONT the scheduler carries on. ------
