@@ -123,7 +123,7 @@ struct gthulhu_counters {
 	__u64 nr_loop_wakeups;		/* times BPF woke the sleeping scheduling loop */
 	__u64 nr_records_deferred;	/* records that waited for the loop's next batch */
 	__u64 nr_loop_blocked_kthreads; /* kthreads that bypassed the loop blocked in the kernel */
-	__u64 nr_shared_local; /* taken from SHARED by the CPU they were on: no migration */
+	__u64 nr_shared_local;		/* taken from SHARED by their own CPU: no migration */
 };
 
 /* Which generation of the kernel's kfunc names this kernel offered (set at init). */
