@@ -95,7 +95,11 @@ $(BUILD)/tests/api-fake-server: tests/api/fake_server.c $(CORE_OBJS)
 # A Kubernetes API server that speaks just enough of the real one for the client's tests.
 $(BUILD)/tests/fake-apiserver: tests/k8s/fake_apiserver.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< -o $@ -lmicrohttpd -ljansson -lpthread
+	$(CC) $(CFLAGS) $< -o $@ -lmicrohttpd -lgnutls -ljansson -lpthread
+
+# Throwaway TLS material for the Kubernetes client's https tests (made here, not kept in git).
+$(BUILD)/tests/tls/ca.crt: tests/k8s/make-test-certs.sh
+	tests/k8s/make-test-certs.sh $(BUILD)/tests/tls
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
@@ -109,7 +113,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJS) $(wildcard tests/unit/*.h)
 $(BUILD):
 	@mkdir -p $@
 
-unit: $(UNIT_BINS) $(BUILD)/tests/fake-apiserver
+unit: $(UNIT_BINS) $(BUILD)/tests/fake-apiserver $(BUILD)/tests/tls/ca.crt
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 lint:

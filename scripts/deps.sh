@@ -17,7 +17,7 @@ GTHULHU_PROG=deps.sh
 BASE_PKGS=(
 	clang-19 llvm-19 libelf-dev zlib1g-dev libzstd-dev pkg-config make gcc libc6-dev
 	libyaml-dev libcmocka-dev liburcu-dev clang-format cppcheck
-	libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev libclang-rt-19-dev gnuplot-nox valgrind
+	libmicrohttpd-dev libgnutls28-dev openssl libjansson-dev libcurl4-openssl-dev libclang-rt-19-dev gnuplot-nox valgrind
 	qemu-system-x86 busybox-static cpio zstd xz-utils binutils stress-ng rt-tests
 	dpkg-dev patch util-linux jq curl python3 python3-yaml python3-jsonschema
 )

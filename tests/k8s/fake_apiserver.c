@@ -4,8 +4,12 @@
  * daemon's Kubernetes client (src/k8s/kube_client.c, tests/unit/test_kube_client.c).
  *
  *   fake-apiserver --port N (0 = pick one) [--token T] [--state-dir D]
+ *                  [--tls-cert F --tls-key F [--tls-client-ca F]]
  *
- * Listens on 127.0.0.1 and prints "ready port=N" on stdout. It keeps Pods and
+ * Listens on 127.0.0.1 and prints "ready port=N" on stdout. With --tls-cert and --tls-key
+ * it speaks https only (PEM files; tests/k8s/make-test-certs.sh makes a set). With
+ * --tls-client-ca it also asks for a client certificate and, as the real API server does,
+ * takes one that this CA signed as proof of identity instead of a bearer token. It keeps Pods and
  * SchedulingStrategies (gthulhu.io/v1alpha1, cluster-scoped) in memory and serves, as the
  * real API does:
  *   GET /api/v1/pods[?fieldSelector=spec.nodeName=X][&limit=N&continue=C]   a PodList
@@ -64,6 +68,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -94,6 +99,7 @@ static struct {
 	unsigned int patch_fail; /* /fake/patchfail: 0, an HTTP status, or 1 = no answer */
 	uint64_t patches;	 /* PATCH requests received */
 	char *token;		 /* NULL: no auth */
+	bool client_certs;	 /* --tls-client-ca: a verified client certificate authenticates */
 	json_t *objs[NR_KINDS];	 /* key ("ns/name" or "name") -> object */
 	struct event events[EVENTS_MAX];
 	size_t nevents;
@@ -599,10 +605,29 @@ static enum MHD_Result serve_object(struct MHD_Connection *conn, const char *met
 
 /* ---- the API ------------------------------------------------------------------------- */
 
+/* Did the client show a certificate that the --tls-client-ca CA signed? */
+static bool client_cert_verified(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	unsigned int n = 0, status = 0;
+	gnutls_session_t s;
+
+	if (!ci || !ci->tls_session)
+		return false;
+	s = (gnutls_session_t)ci->tls_session;
+	if (!gnutls_certificate_get_peers(s, &n) || !n)
+		return false;
+	return gnutls_certificate_verify_peers2(s, &status) == GNUTLS_E_SUCCESS && !status;
+}
+
 static bool authorized(struct MHD_Connection *conn)
 {
 	const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 	bool ok;
+
+	if (st.client_certs && client_cert_verified(conn))
+		return true;
 
 	pthread_mutex_lock(&st.lock);
 	ok = !st.token || (auth && !strncmp(auth, "Bearer ", 7) && !strcmp(auth + 7, st.token));
@@ -840,9 +865,30 @@ static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
+/* A PEM file as a string (libmicrohttpd takes certificates and keys from memory). */
+static char *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+
+	if (f) {
+		text = calloc(1, 1 << 16);
+		len = text ? fread(text, 1, (1 << 16) - 1, f) : 0;
+		fclose(f);
+	}
+	if (!len) {
+		fprintf(stderr, "fake-apiserver: cannot read %s: %s\n", path,
+			f ? "empty or unreadable" : strerror(errno));
+		exit(1);
+	}
+	return text;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: fake-apiserver --port N [--token T] [--state-dir D]\n");
+	fprintf(stderr, "usage: fake-apiserver --port N [--token T] [--state-dir D]\n"
+			"                      [--tls-cert F --tls-key F [--tls-client-ca F]]\n");
 	exit(2);
 }
 
@@ -852,8 +898,16 @@ int main(int argc, char **argv)
 	    {"port", required_argument, NULL, 'p'},
 	    {"token", required_argument, NULL, 't'},
 	    {"state-dir", required_argument, NULL, 's'},
+	    {"tls-cert", required_argument, NULL, 'c'},
+	    {"tls-key", required_argument, NULL, 'k'},
+	    {"tls-client-ca", required_argument, NULL, 'a'},
 	    {NULL, 0, NULL, 0},
 	};
+	const char *cert_path = NULL, *key_path = NULL, *client_ca_path = NULL;
+	char *cert = NULL, *key = NULL, *client_ca = NULL;
+	struct MHD_OptionItem tls[4] = {{MHD_OPTION_END, 0, NULL}};
+	unsigned int flags =
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
 	struct sockaddr_in addr = {.sin_family = AF_INET};
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
@@ -872,12 +926,38 @@ int main(int argc, char **argv)
 		case 's':
 			st.state_dir = optarg;
 			break;
+		case 'c':
+			cert_path = optarg;
+			break;
+		case 'k':
+			key_path = optarg;
+			break;
+		case 'a':
+			client_ca_path = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (port < 0 || port > 65535 || optind != argc)
+	if (port < 0 || port > 65535 || optind != argc || !cert_path != !key_path ||
+	    (client_ca_path && !cert_path))
 		usage();
+	if (cert_path) {
+		size_t n = 0;
+
+		cert = read_pem(cert_path);
+		key = read_pem(key_path);
+		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, cert};
+		tls[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, key};
+		if (client_ca_path) {
+			client_ca = read_pem(client_ca_path);
+			tls[n++] =
+			    (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, client_ca};
+			st.client_certs = true;
+		}
+		tls[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+		flags |= MHD_USE_TLS;
+	}
 	for (int k = 0; k < NR_KINDS; k++)
 		st.objs[k] = json_object();
 	st.lists = json_object();
@@ -896,10 +976,9 @@ int main(int argc, char **argv)
 	addr.sin_port = htons((uint16_t)port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	d = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0,
-	    NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &addr, MHD_OPTION_URI_LOG_CALLBACK,
-	    uri_logger, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+	    flags, 0, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &addr,
+	    MHD_OPTION_URI_LOG_CALLBACK, uri_logger, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed,
+	    NULL, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "fake-apiserver: cannot listen on 127.0.0.1:%ld: %s\n", port,
 			strerror(errno));
@@ -923,5 +1002,8 @@ int main(int argc, char **argv)
 	json_decref(st.watches);
 	json_decref(st.requests);
 	free(st.token);
+	free(cert);
+	free(key);
+	free(client_ca);
 	return 0;
 }

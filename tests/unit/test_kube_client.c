@@ -9,7 +9,8 @@
  * delete objects, expire resourceVersions, cut watches, hold events and change the
  * token. The fake is found next to this binary (make unit builds both) and a missing one
  * fails the run. Nothing asserts after a fixed sleep: conditions are polled with a 5 s
- * deadline (WAIT_FOR).
+ * deadline (WAIT_FOR). The https tests run the same fake with TLS, on certificates that
+ * make builds into build/tests/tls (tests/k8s/make-test-certs.sh); missing ones fail the run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,16 @@ static char dir[64];	     /* this run's temporary directory */
 static char fake_bin[4096];  /* build/tests/fake-apiserver */
 static char kubeconfig[128]; /* dir/kubeconfig: http://127.0.0.1:<port>, tokenFile */
 static char token_path[128];
+static char tls_dir[4000]; /* build/tests/tls: ca.crt, server.*, client.*, other-ca.crt */
+
+/*
+ * The next fake_start() serves https (FAKE_TLS) and also takes client certificates of
+ * the test CA as identity (FAKE_TLS_CLIENT_CERTS); the test's own calls to the fake
+ * follow. client_start() writes the kubeconfig's cluster and user entries from kc_cluster
+ * and kc_user (defaults: nothing but the server, and the token file).
+ */
+static enum { FAKE_HTTP, FAKE_TLS, FAKE_TLS_CLIENT_CERTS } fake_tls;
+static char kc_cluster[16384], kc_user[16384];
 
 /* One test's world: the fake server, a pod table and the client under test. */
 static struct {
@@ -92,7 +103,8 @@ static void write_file(const char *path, const char *text)
 static void fake_start(int port, const char *token, bool keep_state)
 {
 	char port_s[16], state[128], line[64] = "", errlog[128];
-	const char *argv[8];
+	char cert[4200], key[4200], ca[4200];
+	const char *argv[16];
 	struct pollfd pfd;
 	int fds[2], n = 0, argc = 0;
 	size_t len = 0;
@@ -111,6 +123,19 @@ static void fake_start(int port, const char *token, bool keep_state)
 	if (keep_state) {
 		argv[argc++] = "--state-dir";
 		argv[argc++] = state;
+	}
+	if (fake_tls != FAKE_HTTP) {
+		snprintf(cert, sizeof(cert), "%s/server.crt", tls_dir);
+		snprintf(key, sizeof(key), "%s/server.key", tls_dir);
+		argv[argc++] = "--tls-cert";
+		argv[argc++] = cert;
+		argv[argc++] = "--tls-key";
+		argv[argc++] = key;
+	}
+	if (fake_tls == FAKE_TLS_CLIENT_CERTS) {
+		snprintf(ca, sizeof(ca), "%s/ca.crt", tls_dir);
+		argv[argc++] = "--tls-client-ca";
+		argv[argc++] = ca;
 	}
 	argv[argc] = NULL;
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
@@ -174,7 +199,7 @@ static long fake_call_ct(const char *method, const char *path, const char *ctype
 {
 	CURL *e = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
-	char url[256], ct[128];
+	char url[256], ct[128], ca[4200], cert[4200], key[4200];
 	json_t *doc = NULL;
 	long code = 0;
 
@@ -187,8 +212,19 @@ static long fake_call_ct(const char *method, const char *path, const char *ctype
 		assert_non_null(hdrs);
 	}
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", w.port, path);
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d%s", fake_tls ? "https" : "http", w.port,
+		 path);
 	curl_easy_setopt(e, CURLOPT_URL, url);
+	if (fake_tls != FAKE_HTTP) {
+		snprintf(ca, sizeof(ca), "%s/ca.crt", tls_dir);
+		curl_easy_setopt(e, CURLOPT_CAINFO, ca);
+	}
+	if (fake_tls == FAKE_TLS_CLIENT_CERTS) {
+		snprintf(cert, sizeof(cert), "%s/client.crt", tls_dir);
+		snprintf(key, sizeof(key), "%s/client.key", tls_dir);
+		curl_easy_setopt(e, CURLOPT_SSLCERT, cert);
+		curl_easy_setopt(e, CURLOPT_SSLKEY, key);
+	}
 	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, 10L);
@@ -463,7 +499,7 @@ static int queries_with(const char *path, bool watch, const char *needle, int *t
 
 static void write_kubeconfig(int port)
 {
-	char text[1024];
+	char text[40000];
 
 	snprintf(text, sizeof(text),
 		 "apiVersion: v1\n"
@@ -479,12 +515,14 @@ static void write_kubeconfig(int port)
 		 "clusters:\n"
 		 "- name: fake\n"
 		 "  cluster:\n"
-		 "    server: http://127.0.0.1:%d/\n"
+		 "    server: %s://127.0.0.1:%d/\n"
+		 "%s"
 		 "users:\n"
 		 "- name: tester\n"
 		 "  user:\n"
-		 "    tokenFile: token\n",
-		 port);
+		 "%s",
+		 fake_tls ? "https" : "http", port, kc_cluster,
+		 kc_user[0] ? kc_user : "    tokenFile: token\n");
 	write_file(kubeconfig, text);
 }
 
@@ -521,6 +559,8 @@ static int setup(void **state)
 	w.pods = pod_table_new();
 	assert_non_null(w.pods);
 	write_file(token_path, TOKEN_OK "\n");
+	fake_tls = FAKE_HTTP;
+	kc_cluster[0] = kc_user[0] = '\0';
 	return 0;
 }
 
@@ -541,7 +581,7 @@ static int teardown(void **state)
 
 static int group_setup(void **state)
 {
-	char exe[4096];
+	char exe[4096], ca[4200];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	char logp[128];
 	int fd;
@@ -552,6 +592,15 @@ static int group_setup(void **state)
 	if (access(fake_bin, X_OK)) {
 		fprintf(stderr, "%s: %s (build it with make build/tests/fake-apiserver)\n",
 			fake_bin, strerror(errno));
+		return -1;
+	}
+	/* dirname() cut exe down in place: it is this binary's directory now. */
+	if (snprintf(tls_dir, sizeof(tls_dir), "%s/tls", exe) >= (int)sizeof(tls_dir))
+		return -1;
+	snprintf(ca, sizeof(ca), "%s/ca.crt", tls_dir);
+	if (access(ca, R_OK)) {
+		fprintf(stderr, "%s: %s (make them with make build/tests/tls/ca.crt)\n", ca,
+			strerror(errno));
 		return -1;
 	}
 	snprintf(dir, sizeof(dir), "/tmp/gthulhu-kube-XXXXXX");
@@ -1449,6 +1498,170 @@ static void test_status_errors(void **state)
 	control("POST", "/fake/slow?ms=0");
 }
 
+/* ---- https ---- */
+
+/* @name in the test's TLS directory. */
+static const char *tls_file(const char *name)
+{
+	static char paths[8][4200];
+	static unsigned int next;
+	char *p = paths[next++ % 8];
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", tls_dir, name);
+	return p;
+}
+
+/* The base64 of file @name in the TLS directory, for a kubeconfig's *-data fields. */
+static const char *tls_base64(const char *name)
+{
+	static const char abc[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static char out[2][6000];
+	static unsigned int next;
+	unsigned char in[4096];
+	char *o = out[next++ % 2];
+	FILE *f = fopen(tls_file(name), "r");
+	size_t n, i, k = 0;
+
+	assert_non_null(f);
+	n = fread(in, 1, sizeof(in), f);
+	fclose(f);
+	assert_true(n > 0 && n < sizeof(in));
+	for (i = 0; i < n; i += 3) {
+		unsigned int v = (unsigned int)in[i] << 16 | (i + 1 < n ? in[i + 1] << 8 : 0) |
+				 (i + 2 < n ? in[i + 2] : 0);
+
+		o[k++] = abc[v >> 18 & 63];
+		o[k++] = abc[v >> 12 & 63];
+		o[k++] = i + 1 < n ? abc[v >> 6 & 63] : '=';
+		o[k++] = i + 2 < n ? abc[v & 63] : '=';
+	}
+	o[k] = '\0';
+	return o;
+}
+
+/* A fresh client with these kubeconfig cluster and user entries (YAML lines). */
+static void tls_client_start(const char *cluster, const char *user)
+{
+	kube_client_stop(w.client);
+	w.client = NULL;
+	snprintf(kc_cluster, sizeof(kc_cluster), "%s", cluster);
+	snprintf(kc_user, sizeof(kc_user), "%s", user);
+	client_start(false, 0);
+}
+
+static bool last_error_has(const char *needle)
+{
+	return strstr(status().last_error, needle) != NULL;
+}
+
+/* LIST and WATCH work over https: the pod there at the start and one added later arrive. */
+static void expect_synced_over_tls(const char *next_uid)
+{
+	char name[64];
+
+	WAIT_FOR(status().pods_synced && has_pod("uid-tls-1"));
+	snprintf(name, sizeof(name), "pod-%s", next_uid);
+	add_pod("ns", name, next_uid, NODE, NULL, NULL);
+	WAIT_FOR(has_pod(next_uid));
+	assert_string_equal(status().last_error, "");
+}
+
+/*
+ * The API server is reached over https in every real cluster: the kubeconfig's CA (file
+ * or inline data), insecure-skip-tls-verify, the in-cluster ca.crt; and the wrong CA or
+ * none fails with the TLS error in last_error, not a silent retry.
+ */
+static void test_tls_server(void **state)
+{
+	char line[8200], sa[128], path[192], port[16];
+	struct kube_client_options o = {
+	    .node_name = NODE, .on_strategies = on_strategies, .ctx = &rec, .backoff_max_ms = 400};
+	char err[256] = "";
+	FILE *in, *out;
+
+	fake_tls = FAKE_TLS;
+	fake_start(0, TOKEN_OK, false);
+	add_pod("ns", "tls-1", "uid-tls-1", NODE, NULL, NULL);
+
+	snprintf(line, sizeof(line), "    certificate-authority: %s\n", tls_file("ca.crt"));
+	tls_client_start(line, "");
+	expect_synced_over_tls("uid-tls-2");
+
+	snprintf(line, sizeof(line), "    certificate-authority-data: %s\n", tls_base64("ca.crt"));
+	tls_client_start(line, "");
+	expect_synced_over_tls("uid-tls-3");
+
+	tls_client_start("    insecure-skip-tls-verify: true\n", "");
+	expect_synced_over_tls("uid-tls-4");
+
+	/* A CA that did not sign the server's certificate: refused, and said why. */
+	snprintf(line, sizeof(line), "    certificate-authority: %s\n", tls_file("other-ca.crt"));
+	tls_client_start(line, "");
+	WAIT_FOR(status().errors >= 2 && last_error_has("certificate"));
+	assert_false(status().pods_synced);
+	assert_false(status().reachable);
+	/* No CA at all: the system's CAs do not know the test CA either. */
+	tls_client_start("", "");
+	WAIT_FOR(status().errors >= 2 && last_error_has("certificate"));
+	assert_false(status().pods_synced);
+	kube_client_stop(w.client);
+	w.client = NULL;
+
+	/* In a pod: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT, sa/ca.crt. */
+	snprintf(sa, sizeof(sa), "%s/sa-tls", dir);
+	mkdir(sa, 0700);
+	snprintf(path, sizeof(path), "%s/token", sa);
+	write_file(path, TOKEN_OK "\n");
+	snprintf(path, sizeof(path), "%s/ca.crt", sa);
+	in = fopen(tls_file("ca.crt"), "r");
+	out = fopen(path, "w");
+	assert_non_null(in);
+	assert_non_null(out);
+	while (fgets(line, sizeof(line), in))
+		fputs(line, out);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	snprintf(port, sizeof(port), "%d", w.port);
+	setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", port, 1);
+	o.sa_dir = sa;
+	o.pods = w.pods;
+	w.client = kube_client_start(&o, err, sizeof(err));
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	if (!w.client)
+		fail_msg("kube_client_start (in-cluster): %s", err);
+	expect_synced_over_tls("uid-tls-5");
+}
+
+/* A kubeconfig user with a client certificate (file or inline) needs no token. */
+static void test_tls_client_cert(void **state)
+{
+	char cluster[4400], user[8000];
+
+	fake_tls = FAKE_TLS_CLIENT_CERTS;
+	fake_start(0, TOKEN_OK, false);
+	add_pod("ns", "tls-1", "uid-tls-1", NODE, NULL, NULL);
+	snprintf(cluster, sizeof(cluster), "    certificate-authority: %s\n", tls_file("ca.crt"));
+
+	snprintf(user, sizeof(user), "    client-certificate: %s\n    client-key: %s\n",
+		 tls_file("client.crt"), tls_file("client.key"));
+	tls_client_start(cluster, user);
+	expect_synced_over_tls("uid-tls-2");
+
+	snprintf(user, sizeof(user), "    client-certificate-data: %s\n    client-key-data: %s\n",
+		 tls_base64("client.crt"), tls_base64("client.key"));
+	tls_client_start(cluster, user);
+	expect_synced_over_tls("uid-tls-3");
+
+	/* Neither a certificate nor a token: the server answers 401, and the client says so. */
+	tls_client_start(cluster, "    username: nobody\n");
+	WAIT_FOR(last_error_has("401"));
+	assert_false(status().pods_synced);
+	assert_true(status().reachable);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1468,6 +1681,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_crd_missing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_report, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_status_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tls_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tls_client_cert, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
