@@ -151,6 +151,23 @@ static int signal_fd_for_loop(void)
 	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }
 
+/* What the placement policy will see: worth a line when a task lands somewhere odd. */
+static void log_topology(const struct topology *t)
+{
+	char online[256], fallbacks[64];
+	struct log_rec *r = log_begin(LOG_INFO, "CPU topology");
+
+	cpumask_format(&t->online, online, sizeof(online));
+	topology_fallback_names(t, fallbacks, sizeof(fallbacks));
+	log_str(r, "online", online);
+	log_u64(r, "cores", (uint64_t)t->nr_domains[TOPO_CORE]);
+	log_u64(r, "l2_domains", (uint64_t)t->nr_domains[TOPO_L2]);
+	log_u64(r, "llcs", (uint64_t)t->nr_domains[TOPO_LLC]);
+	log_u64(r, "numa_nodes", (uint64_t)t->nr_domains[TOPO_NODE]);
+	log_str(r, "fallbacks", fallbacks);
+	log_end(r);
+}
+
 /* One attach: returns when a signal or the kernel ends it. */
 static int run_attached(struct topology *topo, int sfd, bool *restart)
 {
@@ -170,6 +187,7 @@ static int run_attached(struct topology *topo, int sfd, bool *restart)
 		log_msg(LOG_ERROR, "cannot read the CPU topology: %s", err);
 		return EXIT_ERROR;
 	}
+	log_topology(topo);
 	rc = loader_attach(&ld, &cfg);
 	if (rc)
 		return rc == -EPERM || rc == -EACCES ? EXIT_NOT_ROOT : EXIT_ERROR;

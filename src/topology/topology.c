@@ -469,6 +469,26 @@ int topology_load(struct topology *t, const char *root, char *err, size_t errlen
 	return 0;
 }
 
+void topology_fallback_names(const struct topology *t, char *buf, size_t len)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} fbs[] = {
+	    {TOPO_FB_ONLINE, "online"}, {TOPO_FB_CORE, "core"}, {TOPO_FB_L2, "l2"},
+	    {TOPO_FB_LLC, "llc"},	{TOPO_FB_NODE, "node"}, {TOPO_FB_NODE_REST, "node_rest"},
+	};
+	size_t n = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(fbs) / sizeof(fbs[0]); i++) {
+		if (!(t->fallbacks & fbs[i].bit) || n >= len)
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", fbs[i].name);
+	}
+}
+
 void topology_describe(const struct topology *t, FILE *out)
 {
 	static const struct {

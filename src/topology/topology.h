@@ -111,6 +111,12 @@ int topology_load(struct topology *t, const char *root, char *err, size_t errlen
 /* Print the topology, one line per domain plus a summary and any fallbacks, for logs. */
 void topology_describe(const struct topology *t, FILE *out);
 
+/*
+ * The fallbacks t used, as a comma-separated list of short names ("online", "core", "l2",
+ * "llc", "node", "node_rest"; "" for none) in buf, always NUL-terminated when len > 0.
+ */
+void topology_fallback_names(const struct topology *t, char *buf, size_t len);
+
 /* Domain of an online CPU at a level, or NULL for offline or out-of-range CPUs. O(1). */
 static inline const struct topo_domain *topology_domain(const struct topology *t,
 							enum topo_level level, int cpu)

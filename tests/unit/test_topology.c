@@ -348,7 +348,7 @@ static void test_bad_trees(void **state)
 
 static void test_describe(void **state)
 {
-	char *text = NULL, *line;
+	char *text = NULL, *line, names[64];
 	size_t len = 0;
 	int lines = 0;
 	FILE *out;
@@ -368,6 +368,8 @@ static void test_describe(void **state)
 	assert_non_null(strstr(text, "topology: node 1: 2-3,6-7 (node1)\n"));
 	assert_null(strstr(text, "fallback"));
 	free(text);
+	topology_fallback_names(&topo, names, sizeof(names));
+	assert_string_equal(names, "");
 
 	load_ok("no-cache");
 	out = open_memstream(&text, &len);
@@ -376,6 +378,11 @@ static void test_describe(void **state)
 	assert_non_null(strstr(text, "fallback: no L2 info"));
 	assert_non_null(strstr(text, "fallback: no NUMA node info"));
 	free(text);
+	/* The daemon's start-up log names them briefly, in a bounded buffer. */
+	topology_fallback_names(&topo, names, sizeof(names));
+	assert_string_equal(names, "l2,llc,node");
+	topology_fallback_names(&topo, names, 5);
+	assert_string_equal(names, "l2,l");
 }
 
 /* The real machine: whatever it looks like, it must load and satisfy the invariants. */

@@ -42,3 +42,33 @@ stats_field() {
 	_v=$(grep '"msg":"stats"' "$1" | tail -n 1 | grep -o "\"$2\":[0-9]*" | cut -d: -f2)
 	echo "${_v:-0}"
 }
+
+# The VM tests' results (tests/vm/run.sh reads them): ok NAME, or not_ok NAME [WHY], one
+# line each, counted in pass and fail; the last line a script prints is
+# "$pass passed, $fail failed".
+KVER=$(uname -r)
+pass=0
+fail=0
+ok() {
+	pass=$((pass + 1))
+	echo "ok - [$KVER] $1"
+}
+not_ok() {
+	fail=$((fail + 1))
+	echo "not ok - [$KVER] $1${2:+: $2}"
+}
+
+# check_kernel_log WHEN: ok when the kernel log has no stall, BUG or WARNING so far.
+check_kernel_log() {
+	if dmesg | grep -E "BUG:|WARNING:|Oops|runnable task stall|Call Trace|detected stalls|kthread starved|hung_task|blocked for more than" >/tmp/dmesg.bad; then
+		not_ok "kernel log clean $1" "$(head -n 5 /tmp/dmesg.bad)"
+	else
+		ok "kernel log $1: no stall, BUG or WARNING"
+	fi
+}
+
+# show_daemon_log TITLE LOG: the daemon's own records (not the periodic stats), for diagnosis.
+show_daemon_log() {
+	echo "# gthulhu log $1:"
+	grep -v '"msg":"stats"' "$2" | cut -c1-600 | sed 's/^/#   /'
+}

@@ -7,18 +7,6 @@
 . /opt/gthulhu/bin/guest-lib.sh
 G=$GTHULHU
 LOG=/tmp/gthulhu.log
-KVER=$(uname -r)
-pass=0
-fail=0
-
-ok() {
-	pass=$((pass + 1))
-	echo "ok - [$KVER] $1"
-}
-not_ok() {
-	fail=$((fail + 1))
-	echo "not ok - [$KVER] $1${2:+: $2}"
-}
 ops() { cat /sys/kernel/sched_ext/root/ops 2>/dev/null; }
 
 log_has() { grep -q "$1" "$LOG"; }
@@ -32,9 +20,6 @@ next_stats() {
 }
 utime() { awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 last_cpu() { awk '{ print $39 }' "/proc/$1/stat" 2>/dev/null; }
-kernel_log_clean() {
-	! dmesg | grep -E "BUG:|WARNING:|Oops|runnable task stall|Call Trace|detected stalls|kthread starved|hung_task|blocked for more than" >/tmp/dmesg.bad
-}
 spin() { sh -c 'while :; do :; done' & }
 
 
@@ -291,11 +276,7 @@ if kill -0 "$GPID" 2>/dev/null && is_state enabled; then
 else
 	not_ok "scheduler survived the stress" "state=$(state) $(tail -n 5 $LOG)"
 fi
-if kernel_log_clean; then
-	ok "kernel log: no stall, BUG or WARNING"
-else
-	not_ok "kernel log clean" "$(head -n 5 /tmp/dmesg.bad)"
-fi
+check_kernel_log "after the stress"
 [ $pinned_ok -eq 1 ] && ok "taskset -c 1 task only ever ran on CPU 1" ||
 	not_ok "pinned task stayed on CPU 1" "cpus seen:$seen"
 kill $PINNED
@@ -415,17 +396,9 @@ kill $WORKER $PRIO_PID
 # --- Kubernetes: a fake pod and a fake API server; Gthulhu as the node agent. ----------
 . /opt/gthulhu/bin/guest-k8s.sh
 
-if kernel_log_clean; then
-	ok "kernel log after every phase (stop, hotplug, kill): no stall, BUG or WARNING"
-else
-	not_ok "kernel log clean at the end" "$(head -n 5 /tmp/dmesg.bad)"
-fi
-
-# The daemon's own records (not the periodic stats) of its last run, for diagnosis.
-echo "# gthulhu log of the last run:"
-grep -v '"msg":"stats"' "$LOG" | cut -c1-600 | sed 's/^/#   /'
-echo "# gthulhu log of the Kubernetes phase:"
-grep -v '"msg":"stats"' "$K8S_LOG" | cut -c1-600 | sed 's/^/#   /'
+check_kernel_log "after every phase (stop, hotplug, kill)"
+show_daemon_log "of the last run" "$LOG"
+show_daemon_log "of the Kubernetes phase" "$K8S_LOG"
 
 echo "$pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Runs the VM suite (tests/vm/guest-suite.sh) on each test kernel, one QEMU boot per
-# kernel, with the same build/gthulhu binary: the newest Debian sched_ext kernel and a
-# 6.12 LTS kernel (scripts/kernel.sh fetches or builds them and caches them).
+# Runs the VM suite on each test kernel, with the same build/gthulhu binary: the newest
+# Debian sched_ext kernel and a 6.12 LTS kernel (scripts/kernel.sh fetches or builds them
+# and caches them). Each kernel boots tests/vm/guest-suite.sh on 2 CPUs; the Debian kernel
+# also boots tests/vm/guest-topology.sh on 4 CPUs shaped as 2 NUMA nodes of SMT cores. The
+# 6.12 test kernel is built from tinyconfig, which leaves NR_CPUS at 2, so it cannot; the
+# topology code reads sysfs files whose format 6.12 and 7.x share.
 #
 # usage: tests/vm/run.sh [--kernel debian|lts612|IMAGE]...   (default: both)
 # Every result line names the kernel it ran on; the last line totals them all.
@@ -39,29 +42,38 @@ for k in "${kernels[@]}"; do
 		image=$(scripts/kernel.sh "$k" | tail -n 1)
 	fi
 	name=$(basename "$k")
-	log=build/vm/suite-$name.log
-	echo "=== VM suite on kernel '$name' ($image)"
-	rc=0
-	tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-suite.sh --timeout 1200 \
-		--log "$log" build/gthulhu build/gthulhuctl tests/vm/guest-lib.sh \
-		tests/vm/guest-k8s.sh build/tests/fake-apiserver "$(command -v curl)" || rc=$?
-	# The suite's last summary line; empty (a failure, below) when it never got that far.
-	line=$(awk '/^[0-9]+ passed, [0-9]+ failed/ { l = $0 } END { print l }' "$log")
-	if [ -z "$line" ]; then
-		echo "=== kernel '$name': the suite did not finish (vm-run rc=$rc); see $log"
-		total_fail=$((total_fail + 1))
-		failed_kernels+=("$name")
-		continue
-	fi
-	p=${line%% passed*}
-	f=${line#*passed, }
-	f=${f%% failed*}
-	total_pass=$((total_pass + p))
-	total_fail=$((total_fail + f))
-	if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
-		failed_kernels+=("$name")
-	fi
-	echo "=== kernel '$name': $line"
+	parts=(suite)
+	[ "$k" = debian ] && parts+=(topology)
+	for part in "${parts[@]}"; do
+		log=build/vm/$part-$name.log
+		echo "=== VM $part on kernel '$name' ($image)"
+		rc=0
+		if [ "$part" = suite ]; then
+			tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-suite.sh --timeout 1200 \
+				--log "$log" build/gthulhu build/gthulhuctl tests/vm/guest-lib.sh \
+				tests/vm/guest-k8s.sh build/tests/fake-apiserver "$(command -v curl)" || rc=$?
+		else
+			tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-topology.sh --timeout 600 \
+				--smp 4 --smt-numa --log "$log" build/gthulhu tests/vm/guest-lib.sh || rc=$?
+		fi
+		# The last summary line; empty (a failure, below) when the guest never got that far.
+		line=$(awk '/^[0-9]+ passed, [0-9]+ failed/ { l = $0 } END { print l }' "$log")
+		if [ -z "$line" ]; then
+			echo "=== kernel '$name': the $part did not finish (vm-run rc=$rc); see $log"
+			total_fail=$((total_fail + 1))
+			failed_kernels+=("$name ($part)")
+			continue
+		fi
+		p=${line%% passed*}
+		f=${line#*passed, }
+		f=${f%% failed*}
+		total_pass=$((total_pass + p))
+		total_fail=$((total_fail + f))
+		if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
+			failed_kernels+=("$name ($part)")
+		fi
+		echo "=== kernel '$name', $part: $line"
+	done
 done
 if ((${#failed_kernels[@]})); then
 	echo "VM suite failed on: ${failed_kernels[*]}"

@@ -5,11 +5,13 @@
 # kernel from scripts/kernel.sh (debian | lts612) and the binaries under test.
 #
 # usage: tests/vm/vm-run.sh --kernel IMAGE --guest SCRIPT [--timeout SECS (600)]
-#            [--smp N (2)] [--mem SIZE (2G)] [--log FILE] [--append "extra cmdline"]
-#            [--keep] [FILE...]
+#            [--smp N (2)] [--mem SIZE (2G)] [--smt-numa] [--log FILE]
+#            [--append "extra cmdline"] [--keep] [FILE...]
 #   FILE     copied to /opt/gthulhu/bin/<basename> (directories to /opt/gthulhu/<basename>);
 #            ELF files bring their shared libraries and the dynamic loader along.
 #            stress-ng, hackbench, cyclictest, taskset and bpftool are always included.
+#   --smt-numa  the CPUs as 2 sockets of 2-way SMT cores, each socket a NUMA node with
+#            half the memory (and, in QEMU, its own L3); --smp must be a multiple of 4.
 #   --keep   keep the temporary directory (initramfs, console log) for debugging.
 # Inside the guest: PATH starts with /opt/gthulhu/bin, /proc /sys /dev /tmp /run,
 # debugfs, tracefs and cgroup2 are mounted, GTHULHU_VM=1; the script runs with sh.
@@ -27,7 +29,7 @@ usage() {
 	exit 2
 }
 
-kernel="" guest="" timeout_s=600 smp=2 mem=2G logfile="" extra_append="" keep=0
+kernel="" guest="" timeout_s=600 smp=2 mem=2G logfile="" extra_append="" keep=0 smt_numa=0
 files=()
 while (($#)); do
 	case $1 in
@@ -39,6 +41,7 @@ while (($#)); do
 	--log) logfile=${2:?--log needs a value}; shift 2 ;;
 	--append) extra_append=${2?--append needs a value}; shift 2 ;;
 	--keep) keep=1; shift ;;
+	--smt-numa) smt_numa=1; shift ;;
 	-h | --help) usage ;;
 	--) shift; files+=("$@"); break ;;
 	-*) warn "unknown option $1"; usage ;;
@@ -51,6 +54,20 @@ done
 [[ -r $guest ]] || die "guest script '$guest' not found or unreadable"
 if ! [[ $timeout_s =~ ^[1-9][0-9]*$ ]]; then die "--timeout must be a positive number of seconds"; fi
 if ! [[ $smp =~ ^[1-9][0-9]*$ ]]; then die "--smp must be a positive number"; fi
+machine=(-smp "$smp" -m "$mem")
+if ((smt_numa)); then
+	# QEMU warns "This family of AMD CPU doesn't support hyperthreading" (TCG has no
+	# topoext to offer), but the guest still sees the siblings, from the APIC IDs.
+	((smp % 4 == 0)) || die "--smt-numa needs --smp to be a multiple of 4"
+	[[ $mem =~ ^([1-9][0-9]*)([MG])$ ]] || die "--smt-numa needs --mem as a number of M or G"
+	mib=${BASH_REMATCH[1]}
+	[[ ${BASH_REMATCH[2]} == G ]] && mib=$((mib * 1024))
+	half=$((mib / 2))M
+	machine=(-smp "$smp,sockets=2,cores=$((smp / 4)),threads=2" -m "$mem"
+		-object "memory-backend-ram,id=mem0,size=$half" -object "memory-backend-ram,id=mem1,size=$half"
+		-numa "node,nodeid=0,cpus=0-$((smp / 2 - 1)),memdev=mem0"
+		-numa "node,nodeid=1,cpus=$((smp / 2))-$((smp - 1)),memdev=mem1")
+fi
 for f in "${files[@]}"; do
 	[[ -e $f ]] || die "file to copy into the guest not found: $f"
 done
@@ -161,10 +178,10 @@ cmdline="console=ttyS0 quiet panic=-1 no_timer_check${extra_append:+ $extra_appe
 # restores multi-threaded TCG (faster with several vCPUs, but expect such crashes).
 accel=${GTHULHU_QEMU_ACCEL:-tcg,thread=single}
 qemu=${GTHULHU_QEMU:-qemu-system-x86_64}
-log "booting $(basename "$kernel") (smp=$smp mem=$mem timeout=${timeout_s}s, initramfs $(($(stat -c %s "$initrd") / 1024)) KiB)"
+log "booting $(basename "$kernel") (smp=$smp$( ((smt_numa)) && echo ' smt-numa') mem=$mem timeout=${timeout_s}s, initramfs $(($(stat -c %s "$initrd") / 1024)) KiB)"
 start=$(date +%s.%N)
 # shellcheck disable=SC2086 # GTHULHU_QEMU_EXTRA is a list of words on purpose
-timeout -k 10 "$timeout_s" "$qemu" -accel "$accel" -cpu max -smp "$smp" -m "$mem" \
+timeout -k 10 "$timeout_s" "$qemu" -accel "$accel" -cpu max "${machine[@]}" \
 	-nographic -no-reboot -nic none -no-user-config ${GTHULHU_QEMU_EXTRA:-} \
 	-kernel "$kernel" -initrd "$initrd" -append "$cmdline" \
 	</dev/null >"$log" 2>&1 &
