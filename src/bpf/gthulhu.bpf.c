@@ -201,7 +201,7 @@ __u32 loop_sleeping;
 /* Decisions that arrived before their task reached PARKED; retried on the next dispatch. */
 struct retry_entry {
 	struct dispatched_task d;
-	u32 tries;
+	u64 since; /* the first attempt */
 };
 
 struct {
@@ -210,7 +210,14 @@ struct {
 	__type(value, struct retry_entry);
 } retries SEC(".maps");
 
-#define MAX_RETRIES 64
+/*
+ * How long a decision is retried. Its task is normally in PARKED microseconds after the
+ * record went up, but the CPU that enqueued it can be stopped in between (a hypervisor
+ * preempting the vCPU, an emulator's round-robin) while the other CPUs dispatch, and
+ * burn through any fixed number of tries; a given-up decision leaves its task to the
+ * stall rescue, a second or more later. Time, not tries, bounds it.
+ */
+#define RETRY_NS (50 * 1000 * 1000ull)
 /* Entries in `retries`: an empty queue is not popped (its lock) on every dispatch. */
 static u64 nr_retries_queued;
 
@@ -711,6 +718,7 @@ static bool handle_decision(const struct dispatched_task *d)
 	struct task_ctx *tctx;
 	bool prio = d->flags & GTHULHU_DF_PRIORITY;
 	u64 slice = d->slice_ns ? d->slice_ns : slice_max_ns;
+	struct scx_dispatch_q *src;
 	s32 cpu = d->cpu;
 	bool moved = false;
 	u64 dsq;
@@ -742,6 +750,14 @@ static bool handle_decision(const struct dispatched_task *d)
 	else
 		dsq = prio ? GTHULHU_DSQ_PRIO : GTHULHU_DSQ_SHARED;
 
+	/* Not in PARKED yet (still being enqueued): a cheap no before the move's locks. */
+	src = BPF_CORE_READ(p, scx.dsq);
+	if (!src || BPF_CORE_READ(src, id) != GTHULHU_DSQ_PARKED) {
+		if (cpu != GTHULHU_CPU_ANY)
+			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		bpf_task_release(p);
+		return false;
+	}
 	if (!bpf_iter_scx_dsq_new(&it, GTHULHU_DSQ_PARKED, 0))
 		moved = dsq_move(&it, p, dsq, slice, d->deadline, cpu == GTHULHU_CPU_ANY, 0);
 	bpf_iter_scx_dsq_destroy(&it);
@@ -769,11 +785,11 @@ static bool handle_decision(const struct dispatched_task *d)
 	return moved;
 }
 
-static void retry_later(const struct dispatched_task *d, u32 tries)
+static void retry_later(const struct dispatched_task *d, u64 since)
 {
-	struct retry_entry e = {.d = *d, .tries = tries};
+	struct retry_entry e = {.d = *d, .since = since};
 
-	if (tries >= MAX_RETRIES || bpf_map_push_elem(&retries, &e, 0))
+	if (elapsed(bpf_ktime_get_ns(), since, RETRY_NS) || bpf_map_push_elem(&retries, &e, 0))
 		count(&counters.nr_failed_dispatches);
 	else
 		__sync_fetch_and_add(&nr_retries_queued, 1);
@@ -808,7 +824,7 @@ static void run_retries(void)
 		__sync_fetch_and_sub(&nr_retries_queued, 1);
 		if (!handle_decision(&e.d)) {
 			count(&counters.nr_retry_dispatches);
-			retry_later(&e.d, e.tries + 1);
+			retry_later(&e.d, e.since);
 		}
 	}
 }
@@ -817,6 +833,7 @@ static void drain_decisions(void)
 {
 	struct drain_buf *buf;
 	u32 key = 0, i, n;
+	u64 now;
 
 	buf = bpf_map_lookup_elem(&drain_bufs, &key);
 	if (!buf)
@@ -828,7 +845,8 @@ static void drain_decisions(void)
 	if (!n)
 		return;
 
-	last_progress_ns = bpf_ktime_get_ns();
+	now = bpf_ktime_get_ns();
+	last_progress_ns = now;
 	if (fallback_active) {
 		fallback_active = false;
 		dbg("gthulhu: user space answers again, fallback off");
@@ -839,7 +857,7 @@ static void drain_decisions(void)
 			break;
 		if (!handle_decision(&buf->d[i])) {
 			count(&counters.nr_retry_dispatches);
-			retry_later(&buf->d[i], 1);
+			retry_later(&buf->d[i], now);
 		}
 	}
 	/* More answers wait: make sure some CPU comes back for them soon. */
