@@ -469,39 +469,36 @@ int topology_load(struct topology *t, const char *root, char *err, size_t errlen
 	return 0;
 }
 
+/* Every fallback (t->fallbacks bit): its short name for logs, and what it means. */
+static const struct {
+	unsigned int bit;
+	const char *name;
+	const char *what;
+} fallbacks[] = {
+    {TOPO_FB_ONLINE, "online", "no online file: all possible CPUs taken as online"},
+    {TOPO_FB_CORE, "core", "no sibling list for some CPUs: each is its own core"},
+    {TOPO_FB_L2, "l2", "no L2 info for some CPUs: L2 = SMT core"},
+    {TOPO_FB_LLC, "llc", "no L3 info for some CPUs: LLC = NUMA node"},
+    {TOPO_FB_NODE, "node", "no NUMA node info: one node of all online CPUs"},
+    {TOPO_FB_NODE_REST, "node_rest", "online CPUs in no node: grouped in an extra node"},
+};
+#define NR_FALLBACKS (sizeof(fallbacks) / sizeof(fallbacks[0]))
+
 void topology_fallback_names(const struct topology *t, char *buf, size_t len)
 {
-	static const struct {
-		unsigned int bit;
-		const char *name;
-	} fbs[] = {
-	    {TOPO_FB_ONLINE, "online"}, {TOPO_FB_CORE, "core"}, {TOPO_FB_L2, "l2"},
-	    {TOPO_FB_LLC, "llc"},	{TOPO_FB_NODE, "node"}, {TOPO_FB_NODE_REST, "node_rest"},
-	};
 	size_t n = 0;
 
 	if (len)
 		buf[0] = '\0';
-	for (size_t i = 0; i < sizeof(fbs) / sizeof(fbs[0]); i++) {
-		if (!(t->fallbacks & fbs[i].bit) || n >= len)
+	for (size_t i = 0; i < NR_FALLBACKS; i++) {
+		if (!(t->fallbacks & fallbacks[i].bit) || n >= len)
 			continue;
-		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", fbs[i].name);
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? "," : "", fallbacks[i].name);
 	}
 }
 
 void topology_describe(const struct topology *t, FILE *out)
 {
-	static const struct {
-		unsigned int bit;
-		const char *what;
-	} fbs[] = {
-	    {TOPO_FB_ONLINE, "no online file: all possible CPUs taken as online"},
-	    {TOPO_FB_CORE, "no sibling list for some CPUs: each is its own core"},
-	    {TOPO_FB_L2, "no L2 info for some CPUs: L2 = SMT core"},
-	    {TOPO_FB_LLC, "no L3 info for some CPUs: LLC = NUMA node"},
-	    {TOPO_FB_NODE, "no NUMA node info: one node of all online CPUs"},
-	    {TOPO_FB_NODE_REST, "online CPUs in no node: grouped in an extra node"},
-	};
 	char buf[TOPO_FILE_LEN], buf2[TOPO_FILE_LEN];
 
 	cpumask_format(&t->possible, buf, sizeof(buf));
@@ -525,7 +522,7 @@ void topology_describe(const struct topology *t, FILE *out)
 			fprintf(out, "\n");
 		}
 	}
-	for (size_t i = 0; i < sizeof(fbs) / sizeof(fbs[0]); i++)
-		if (t->fallbacks & fbs[i].bit)
-			fprintf(out, "topology: fallback: %s\n", fbs[i].what);
+	for (size_t i = 0; i < NR_FALLBACKS; i++)
+		if (t->fallbacks & fallbacks[i].bit)
+			fprintf(out, "topology: fallback: %s\n", fallbacks[i].what);
 }
