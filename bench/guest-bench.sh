@@ -228,9 +228,10 @@ proc_ticks() {
 is_gthulhu() { case $1 in gthulhu*) return 0 ;; esac; return 1; }
 # The BPF half runs mostly in other tasks' time (whoever enqueues, wakes or switches), so
 # the process's figure leaves it out, except what runs when the daemon's own threads
-# switch (bench/README.md, Overhead: about a third of the loop's time under hackbench). The kernel times every BPF program while
-# kernel.bpf_stats_enabled is on (two clock reads per run: on only while an overhead is
-# measured); bpf_ticks sums run_time_ns over Gthulhu's programs (gthulhu_*), in ticks.
+# switch (bench/README.md, Overhead: about a third of the loop's time under hackbench).
+# The kernel times every BPF program while kernel.bpf_stats_enabled is on (two clock
+# reads per run: on only while an overhead is measured); bpf_ticks sums run_time_ns
+# over Gthulhu's programs (gthulhu_*), in ticks.
 bpf_stats() { echo "$1" >/proc/sys/kernel/bpf_stats_enabled; }
 bpf_ticks() {
 	bpftool prog show 2>/dev/null | awk '/ name gthulhu_/ {

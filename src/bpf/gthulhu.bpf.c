@@ -752,15 +752,12 @@ static bool handle_decision(const struct dispatched_task *d)
 
 	/* Not in PARKED yet (still being enqueued): a cheap no before the move's locks. */
 	src = BPF_CORE_READ(p, scx.dsq);
-	if (!src || BPF_CORE_READ(src, id) != GTHULHU_DSQ_PARKED) {
-		if (cpu != GTHULHU_CPU_ANY)
-			scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
-		bpf_task_release(p);
-		return false;
+	if (src && BPF_CORE_READ(src, id) == GTHULHU_DSQ_PARKED) {
+		if (!bpf_iter_scx_dsq_new(&it, GTHULHU_DSQ_PARKED, 0))
+			moved =
+			    dsq_move(&it, p, dsq, slice, d->deadline, cpu == GTHULHU_CPU_ANY, 0);
+		bpf_iter_scx_dsq_destroy(&it);
 	}
-	if (!bpf_iter_scx_dsq_new(&it, GTHULHU_DSQ_PARKED, 0))
-		moved = dsq_move(&it, p, dsq, slice, d->deadline, cpu == GTHULHU_CPU_ANY, 0);
-	bpf_iter_scx_dsq_destroy(&it);
 
 	if (!moved && cpu != GTHULHU_CPU_ANY) {
 		/* We cleared its idle bit: kick it, or it sleeps unseen by every idle search. */

@@ -3,7 +3,7 @@
 # as 2 sockets, each its own NUMA node and last-level cache, of one core with 2 SMT
 # threads. The other boot has 2 plain CPUs, where every topology level is the same, so
 # only here can a misread sysfs show. Gthulhu's "CPU topology" record must count the
-# cores, LLCs and nodes that this script counts from the kernel's own sysfs, with no
+# cores, L2s, LLCs and nodes that this script counts from the kernel's own sysfs, with no
 # fallback, and it must schedule on that machine without a stall.
 # POSIX sh (busybox ash).
 
