@@ -35,7 +35,8 @@ APP_OBJS  := $(APP_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 LINT_SRCS := $(filter-out src/bpf/vmlinux.h,$(sort $(wildcard src/*.c src/*.h src/*/*.c src/*/*.h \
-	       tests/unit/*.c tests/unit/*.h tests/api/*.c tests/k8s/*.c tests/fuzz/*.c bench/*.c bench/*.h \
+	       tests/unit/*.c tests/unit/*.h tests/api/*.c tests/k8s/*.c tests/vm/*.c tests/fuzz/*.c \
+	       bench/*.c bench/*.h \
 	       tools/*.c)))
 # libFuzzer targets: each links the parser it fuzzes, built with clang's sanitizers.
 FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
@@ -97,6 +98,11 @@ $(BUILD)/tests/fake-apiserver: tests/k8s/fake_apiserver.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< -o $@ -lmicrohttpd -lgnutls -ljansson -lpthread
 
+# A CPU hog that wakes a reader through a pipe or an eventfd, for the VM suite.
+$(BUILD)/tests/waker: tests/vm/waker.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< -o $@
+
 # Throwaway TLS material for the Kubernetes client's https tests (made here, not kept in git).
 $(BUILD)/tests/tls/ca.crt: tests/k8s/make-test-certs.sh
 	tests/k8s/make-test-certs.sh $(BUILD)/tests/tls
@@ -137,7 +143,7 @@ cli-test: $(BUILD)/gthulhu $(BUILD)/gthulhuctl $(BUILD)/tests/api-fake-server
 deploy-check: $(BUILD)/gthulhu
 	tests/deploy/check-manifests $(BUILD)/gthulhu
 
-vm-test: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl $(BUILD)/tests/fake-apiserver
+vm-test: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl $(BUILD)/tests/fake-apiserver $(BUILD)/tests/waker
 	tests/vm/run.sh $(if $(KERNEL),--kernel $(KERNEL))
 
 run: deps $(BUILD)/gthulhu $(BUILD)/gthulhuctl

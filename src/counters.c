@@ -41,6 +41,8 @@ const struct counter_desc counter_descs[] = {
       "Kernel threads that bypassed the loop while it slept inside the kernel, not in epoll."),
     C(nr_shared_local, false,
       "Tasks taken from the shared queue by the CPU they were already on: no migration."),
+    C(nr_hog_wakeups, false,
+      "Wake-ups beside a CPU hog: the loop came at once, to preempt the hog for them."),
 };
 
 const size_t nr_counter_descs = sizeof(counter_descs) / sizeof(counter_descs[0]);

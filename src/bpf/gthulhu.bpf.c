@@ -247,6 +247,7 @@ struct task_ctx {
 	u64 strategy_gen; /* strategy snapshot generation of the last decision */
 	u64 parked_at;	  /* when it was parked */
 	bool parked;	  /* in PARKED (or on its way there) awaiting a decision */
+	bool sync_wakeup; /* its waker said it would sleep soon (SCX_WAKE_SYNC) */
 	/* Pod metrics of the current run, not reported to its cgroup yet (see pm_report()). */
 	bool pm_open;	   /* a run started here and has not been reported to its end */
 	bool pm_new_run;   /* the run itself is not counted yet */
@@ -410,11 +411,13 @@ s32 BPF_STRUCT_OPS(gthulhu_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
 		    scx_bpf_test_and_clear_cpu_idle(prev_cpu))
 			is_idle = true;
 	}
+	tctx = task_ctx(p);
+	if (tctx)
+		tctx->sync_wakeup = wake_flags & SCX_WAKE_SYNC;
 	if (!is_idle)
 		return cpu;
 
 	/* The wake-up found an idle CPU: run there now, no round trip to user space. */
-	tctx = task_ctx(p);
 	dsq_insert(p, SCX_DSQ_LOCAL, slice_of(tctx), 0);
 	count(&counters.nr_kernel_dispatches);
 	return cpu;
@@ -433,7 +436,10 @@ s32 BPF_STRUCT_OPS(gthulhu_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
  * (its first wake-up under a new snapshot); and when @p wakes up while this CPU runs a
  * task that has not slept for slice_max_ns: a CPU hog. The loop's arrival preempts it and
  * the CPU chooses again in deadline order, where the waking task comes first, as the
- * kernel's own scheduler preempts a long runner for a task that slept.
+ * kernel's own scheduler preempts a long runner for a task that slept. Not when the hog
+ * woke @p itself and said it would sleep soon (SCX_WAKE_SYNC, as pipe and socket writers
+ * do): under a messaging load that was most of the loop's wake-ups, each a preemption of
+ * a writer in the middle of its burst, and the record still gets its batch in time.
  */
 #define BATCH_WAIT_SLICES 4
 
@@ -447,13 +453,16 @@ static bool decision_needed_now(const struct task_struct *p, const struct task_c
 
 	if (tctx->prio_level)
 		return true;
-	if ((enq_flags & SCX_ENQ_WAKEUP) && cur != p && cur->pid && !is_scheduler_thread(cur)) {
+	if ((enq_flags & SCX_ENQ_WAKEUP) && !tctx->sync_wakeup && cur != p && cur->pid &&
+	    !is_scheduler_thread(cur)) {
 		cctx = task_ctx(cur);
 		/* Its run so far, plus what it ran before this run since it last slept. */
 		if (cctx && cctx->start_ts &&
 		    (s64)(cctx->exec_runtime + tctx->parked_at - cctx->start_ts) >=
-			(s64)slice_max_ns)
+			(s64)slice_max_ns) {
+			count(&counters.nr_hog_wakeups);
 			return true;
+		}
 	}
 	idle = scx_bpf_get_idle_cpumask();
 	any_idle = bpf_cpumask_intersects(idle, p->cpus_ptr);
@@ -1233,6 +1242,7 @@ void BPF_STRUCT_OPS(gthulhu_running, struct task_struct *p)
 		pm_running(p, tctx, now);
 	tctx->start_ts = now;
 	tctx->parked = false;
+	tctx->sync_wakeup = false; /* select_cpu() sets it again at the next wake-up */
 	if (st)
 		st->prio_level = tctx->prio_level;
 }

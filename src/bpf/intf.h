@@ -124,6 +124,7 @@ struct gthulhu_counters {
 	__u64 nr_records_deferred;	/* records that waited for the loop's next batch */
 	__u64 nr_loop_blocked_kthreads; /* kthreads that bypassed the loop blocked in the kernel */
 	__u64 nr_shared_local;		/* taken from SHARED by their own CPU: no migration */
+	__u64 nr_hog_wakeups;		/* wake-ups beside a CPU hog: the loop came to preempt it */
 };
 
 /* Which generation of the kernel's kfunc names this kernel offered (set at init). */

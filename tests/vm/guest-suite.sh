@@ -305,6 +305,30 @@ local_picks=$(($(counter nr_shared_local) - local_before))
 	not_ok "shared queue served without migration where it could" "nr_shared_local grew by $local_picks"
 echo "# counters: $(grep '"msg":"stats"' $LOG | tail -n 1)"
 
+# --- A CPU hog that wakes a sleeper brings the loop at once, to preempt it; not when the
+# hog said it would sleep soon (a pipe write is a synchronous wake-up, an eventfd's is
+# not). Every CPU is busy, so both readers' records are held for a batch otherwise.
+stress-ng --cpu 2 --timeout 30s --quiet >/dev/null 2>&1 &
+STRESS=$!
+sleep 1
+# hog_wakeups_with KIND: wake-ups beside a CPU hog while the hog sends 800 messages.
+hog_wakeups_with() {
+	next_stats
+	_h=$(counter nr_hog_wakeups)
+	waker "$1" 4 5 >/tmp/waker-$1.out 2>&1 || echo "waker $1 failed: $(cat /tmp/waker-$1.out)" >&2
+	next_stats
+	echo $(($(counter nr_hog_wakeups) - _h))
+}
+h_pipe=$(hog_wakeups_with pipe)
+h_eventfd=$(hog_wakeups_with eventfd)
+wait $STRESS
+msgs="pipe: $(cat /tmp/waker-pipe.out), eventfd: $(cat /tmp/waker-eventfd.out)"
+# Both counts include the stress's own wake-ups beside a hog (~100 in the test VM); a
+# write wakes the reader only when it sleeps (~400 of the 800 eventfd writes did).
+[ $((h_eventfd - h_pipe)) -ge 150 ] &&
+	ok "a CPU hog's wake-ups bring the loop to preempt it ($h_eventfd), not its sync ones ($h_pipe)" ||
+	not_ok "a CPU hog's sync wake-ups wait for a batch" "nr_hog_wakeups: eventfd $h_eventfd, pipe $h_pipe; $msgs"
+
 # --- SIGSTOP for 20 s: work keeps running; after SIGCONT the scheduler carries on. ------
 stress-ng --cpu 2 --timeout 40s --quiet >/dev/null 2>&1 &
 STRESS=$!

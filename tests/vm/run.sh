@@ -51,7 +51,8 @@ for k in "${kernels[@]}"; do
 		if [ "$part" = suite ]; then
 			tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-suite.sh --timeout 1200 \
 				--log "$log" build/gthulhu build/gthulhuctl tests/vm/guest-lib.sh \
-				tests/vm/guest-k8s.sh build/tests/fake-apiserver "$(command -v curl)" || rc=$?
+				tests/vm/guest-k8s.sh build/tests/fake-apiserver build/tests/waker \
+				"$(command -v curl)" || rc=$?
 		else
 			tests/vm/vm-run.sh --kernel "$image" --guest tests/vm/guest-topology.sh --timeout 600 \
 				--smp 4 --smt-numa --log "$log" build/gthulhu tests/vm/guest-lib.sh || rc=$?
