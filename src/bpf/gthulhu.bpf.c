@@ -439,7 +439,8 @@ s32 BPF_STRUCT_OPS(gthulhu_select_cpu, struct task_struct *p, s32 prev_cpu, u64 
  * kernel's own scheduler preempts a long runner for a task that slept. Not when the hog
  * woke @p itself and said it would sleep soon (SCX_WAKE_SYNC, as pipe and socket writers
  * do): under a messaging load that was most of the loop's wake-ups, each a preemption of
- * a writer in the middle of its burst, and the record still gets its batch in time.
+ * a writer in the middle of its burst. Such a record waits for the batch like the others,
+ * at most BATCH_WAIT_SLICES max slices.
  */
 #define BATCH_WAIT_SLICES 4
 
