@@ -32,7 +32,10 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The reader: one blocking read per message until the writer closes or sends 0. */
+/*
+ * The reader: blocking reads until the writer closes the pipe or sends END_MARK on the
+ * eventfd. An eventfd read returns every message written since the last one.
+ */
 static int read_messages(int fd, int is_eventfd)
 {
 	unsigned long n = 0;
