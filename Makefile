@@ -53,7 +53,8 @@ deps:
 $(LIBBPF_A):
 	@scripts/deps.sh
 
-$(BUILD)/gthulhu.bpf.o: src/bpf/gthulhu.bpf.c src/bpf/*.h | $(BUILD)
+# The BPF objects include libbpf's headers, and clang comes with the same deps step.
+$(BUILD)/gthulhu.bpf.o: src/bpf/gthulhu.bpf.c src/bpf/*.h | $(BUILD) $(LIBBPF_A)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/gthulhu.skel.h: $(BUILD)/gthulhu.bpf.o
@@ -61,7 +62,7 @@ $(BUILD)/gthulhu.skel.h: $(BUILD)/gthulhu.bpf.o
 
 # Process start/exec/exit events for the strategy resolver: a separate object, so process
 # tracking works (and is tested) whether or not the scheduler is attached.
-$(BUILD)/proc_events.bpf.o: src/bpf/proc_events.bpf.c src/bpf/*.h | $(BUILD)
+$(BUILD)/proc_events.bpf.o: src/bpf/proc_events.bpf.c src/bpf/*.h | $(BUILD) $(LIBBPF_A)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/proc_events.skel.h: $(BUILD)/proc_events.bpf.o
